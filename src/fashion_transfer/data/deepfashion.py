@@ -1,0 +1,277 @@
+"""DeepFashion (and FashionSynth wild, same layout) as a Domain of preprocessed uint8 images.
+
+The layout is validated and the lists parsed first (cheap, `validate_layout`); then the selected
+images are decoded, cropped to their box, padded and resized once, in a thread pool, into one
+uint8 array per split (or read from the memory-mapped cache). Problems in the data are reported,
+never papered over: clipped and ignored boxes and undecodable images are counted, logged once and
+put in `Domain.report`; a split with more than `max_bad_fraction` bad images is an error.
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+from collections.abc import Mapping
+from pathlib import Path
+
+import numpy as np
+import torch
+from omegaconf import DictConfig, OmegaConf
+
+from fashion_transfer.data import cache as cache_mod
+from fashion_transfer.data.base import ArrayImages, Domain, Split, stratified_subset
+from fashion_transfer.data.deepfashion_lists import SPLITS, DeepFashionLists, validate_layout
+from fashion_transfer.data.fashion_mnist import FMNIST_CLASSES
+from fashion_transfer.data.label_map import LabelMap
+from fashion_transfer.data.transforms import (
+    BOX_CLIPPED,
+    BOX_IGNORED,
+    ImageFacts,
+    PreprocessSpec,
+    make_spec,
+    preprocess_many,
+)
+from fashion_transfer.errors import ConfigError, DataError
+
+log = logging.getLogger(__name__)
+LABEL_SPACES = ("all", "shared")
+
+
+class RowImages:
+    """An ImageSource over chosen rows of a (memory-mapped) array: a subset without a copy."""
+
+    def __init__(self, array: np.ndarray, rows: np.ndarray) -> None:
+        self.source, self.rows = (
+            ArrayImages(array),
+            torch.from_numpy(np.asarray(rows, dtype=np.int64)),
+        )
+
+    def __len__(self) -> int:
+        return len(self.rows)
+
+    def __getitem__(self, index: torch.Tensor) -> torch.Tensor:
+        return self.source[self.rows[index]]
+
+
+def load_deepfashion(
+    root: str | Path,
+    resolution: int,
+    view: str = "rgb",
+    crop_margin: float = 0.1,
+    pad_square: bool = True,
+    invert_background: bool | str = "auto",
+    label_space: str = "all",
+    train_fraction: float = 1.0,
+    fraction_seed: int = 0,
+    cache: bool = False,
+    cache_dir: str | Path | None = None,
+    max_bad_fraction: float = 0.01,
+    label_map: Mapping | DictConfig | None = None,
+    workers: int = 2,
+    name: str = "deepfashion",
+    synthetic: bool = False,
+    augment: Mapping | None = None,
+) -> Domain:
+    """Load the official train/val/test partition; see conf/dataset/deepfashion.yaml for the options."""
+    spec = make_spec(resolution, view, crop_margin, pad_square, invert_background)
+    _check_options(label_space, train_fraction, max_bad_fraction, workers, cache, cache_dir)
+    lists = validate_layout(root, synthetic)
+    classes, label_of = _label_space(lists, label_space, label_map)
+    selected = _select(lists, label_of, train_fraction, fraction_seed)
+    start = time.perf_counter()
+    key, hit = None, None
+    if cache:
+        cached, key, hit = cache_mod.load_or_build(lists, spec, cache_dir, workers)
+        parts = {s: _from_cache(lists, cached[s], s, selected[s]) for s in SPLITS}
+    else:
+        parts = {s: _preprocess(lists, spec, selected[s], workers) for s in SPLITS}
+    seconds = time.perf_counter() - start
+    splits, facts = {}, {}
+    for s in SPLITS:
+        images, facts[s] = parts[s]
+        good = selected[s][facts[s].good]
+        splits[s] = Split(images, torch.from_numpy(label_of[good]))
+    report = {
+        "name": name,
+        "synthetic": bool(synthetic),
+        "root": str(lists.root),
+        "view": spec.view,
+        "resolution": spec.resolution,
+        "label_space": label_space,
+        "train_fraction": float(train_fraction),
+        "splits": {s: len(splits[s]) for s in SPLITS},
+        "class_counts": {s: _class_counts(splits[s].labels, classes) for s in SPLITS},
+        "listed_per_category": _listed_per_category(lists),
+        "empty_categories": [c for c, n in _listed_per_category(lists).items() if n == 0],
+        "cache": {
+            "enabled": bool(cache),
+            "key": key,
+            "hit": hit,
+            "dir": str(cache_dir) if cache else None,
+        },
+        "preprocess_seconds": round(seconds, 3),
+        **_quality(lists, selected, facts, name, max_bad_fraction),
+    }
+    if label_space == "shared":
+        report["dropped_unmapped"] = int(sum((label_of[lists.splits[s]] < 0).sum() for s in SPLITS))
+    augment = (
+        OmegaConf.to_container(augment, resolve=True)
+        if isinstance(augment, DictConfig)
+        else augment
+    )
+    return Domain(
+        name=name,
+        classes=classes,
+        train=splits["train"],
+        val=splits["val"],
+        test=splits["test"],
+        channels=spec.channels,
+        resolution=spec.resolution,
+        report=report,
+        augment=dict(augment or {}),
+    )
+
+
+def _check_options(
+    label_space: str,
+    train_fraction: float,
+    max_bad_fraction: float,
+    workers: int,
+    cache: bool,
+    cache_dir,
+) -> None:
+    if label_space not in LABEL_SPACES:
+        raise ConfigError(
+            f"dataset.label_space={label_space!r}: choose one of {', '.join(LABEL_SPACES)}"
+        )
+    if not 0.0 < float(train_fraction) <= 1.0:
+        raise ConfigError(f"dataset.train_fraction={train_fraction}: must be in (0, 1]")
+    if not 0.0 <= float(max_bad_fraction) <= 1.0:
+        raise ConfigError(f"dataset.max_bad_fraction={max_bad_fraction}: must be in [0, 1]")
+    if int(workers) < 1:
+        raise ConfigError(f"dataset.workers={workers}: must be at least 1")
+    if cache and not cache_dir:
+        raise ConfigError("dataset.cache=true needs dataset.cache_dir (e.g. ${paths.cache_dir})")
+
+
+def _label_space(
+    lists: DeepFashionLists, label_space: str, label_map: Mapping | DictConfig | None
+) -> tuple[list[str], np.ndarray]:
+    """Class names and each listed image's label in that space (-1: not used)."""
+    if label_space == "all":
+        return list(lists.categories), lists.labels
+    if label_map is None:
+        raise ConfigError(
+            "dataset.label_space=shared needs dataset.label_map (compose label_map=deepfashion_to_fmnist)"
+        )
+    mapping = LabelMap.from_config(label_map, lists.categories, FMNIST_CLASSES)
+    return mapping.shared_classes, mapping.target_to_shared.numpy()[lists.labels]
+
+
+def _select(
+    lists: DeepFashionLists, label_of: np.ndarray, train_fraction: float, seed: int
+) -> dict[str, np.ndarray]:
+    """Positions to load per split: labelled in the space; train thinned by a stratified subset.
+
+    The subset is drawn over listed images (before decoding), so it is the same with and
+    without the cache; undecodable images are dropped from it afterwards.
+    """
+    selected = {s: lists.splits[s][label_of[lists.splits[s]] >= 0] for s in SPLITS}
+    train = selected["train"]
+    keep = stratified_subset(torch.from_numpy(label_of[train]), float(train_fraction), seed)
+    selected["train"] = train[keep.numpy()]
+    return selected
+
+
+def _preprocess(
+    lists: DeepFashionLists, spec: PreprocessSpec, positions: np.ndarray, workers: int
+) -> tuple[torch.Tensor, ImageFacts]:
+    """Decode the chosen images into one in-memory uint8 array; keep the decodable rows."""
+    out = np.zeros(
+        (len(positions), spec.channels, spec.resolution, spec.resolution), dtype=np.uint8
+    )
+    paths = [lists.image_path(p) for p in positions]
+    facts = preprocess_many(paths, lists.boxes[positions], spec, out, workers)
+    images = out if facts.good.all() else out[facts.good]
+    return torch.from_numpy(images), facts
+
+
+def _from_cache(
+    lists: DeepFashionLists, cached: cache_mod.CachedSplit, split: str, positions: np.ndarray
+) -> tuple[ArrayImages | RowImages, ImageFacts]:
+    """The chosen rows of a cached split (rows follow lists.splits[split]), as a view of the memmap."""
+    rows = np.searchsorted(lists.splits[split], positions)
+    f = cached.facts
+    facts = ImageFacts(
+        f.good[rows],
+        f.box_status[rows],
+        f.fallback[rows],
+        {i: f.errors[r] for i, r in enumerate(rows) if r in f.errors},
+    )
+    good_rows = rows[facts.good]
+    if len(good_rows) == len(cached.images):
+        return ArrayImages(cached.images), facts
+    return RowImages(cached.images, good_rows), facts
+
+
+def _class_counts(labels: torch.Tensor, classes: list[str]) -> dict[str, int]:
+    counts = torch.bincount(labels, minlength=len(classes)).tolist()
+    return dict(zip(classes, counts, strict=True))
+
+
+def _listed_per_category(lists: DeepFashionLists) -> dict[str, int]:
+    counts = np.bincount(lists.labels, minlength=len(lists.categories)).tolist()
+    return dict(zip(lists.categories, counts, strict=True))
+
+
+def _quality(
+    lists: DeepFashionLists,
+    selected: dict[str, np.ndarray],
+    facts: dict[str, ImageFacts],
+    name: str,
+    max_bad_fraction: float,
+) -> dict:
+    """Count boxes and bad images over the loaded images, log each kind once, enforce the limit."""
+    bad, bad_per_split = [], {}
+    for s in SPLITS:
+        rows = sorted(facts[s].errors)
+        bad += [(lists.relpath(selected[s][r]), facts[s].errors[r]) for r in rows]
+        bad_per_split[s] = len(rows)
+    clipped = int(sum((facts[s].box_status == BOX_CLIPPED).sum() for s in SPLITS))
+    ignored = int(sum((facts[s].box_status == BOX_IGNORED).sum() for s in SPLITS))
+    fallback = int(sum(facts[s].fallback.sum() for s in SPLITS))
+    if clipped:
+        log.warning(
+            "%s: %d bounding boxes extend past their image and were clipped to it", name, clipped
+        )
+    if ignored:
+        log.warning(
+            "%s: %d bounding boxes are empty, inverted or outside the image; whole image used",
+            name,
+            ignored,
+        )
+    if fallback:
+        log.info(
+            "%s: %d images decoded by Pillow because torchvision's decoder rejected them",
+            name,
+            fallback,
+        )
+    if bad:
+        lines = "\n  ".join(f"{path} ({why})" for path, why in bad)
+        log.warning("%s: skipped %d undecodable images:\n  %s", name, len(bad), lines)
+    for s in SPLITS:
+        n = len(selected[s])
+        if n and bad_per_split[s] / n > max_bad_fraction:
+            raise DataError(
+                f"{name}: {bad_per_split[s]} of {n} images of split {s} are undecodable, more than "
+                f"dataset.max_bad_fraction={max_bad_fraction}; list them with "
+                f"`python -m fashion_transfer.data.check {lists.root}` and re-download, "
+                "or raise dataset.max_bad_fraction"
+            )
+    return {
+        "clipped_boxes": clipped,
+        "ignored_boxes": ignored,
+        "pillow_fallback": fallback,
+        "bad_images": [path for path, _ in bad],
+        "bad_per_split": bad_per_split,
+    }
