@@ -1,0 +1,118 @@
+"""FashionAdapter: gray 28x28 Fashion-MNIST into an RGB backbone through a learned input adapter.
+
+The adapter is a 1x1 convolution from 1 to 3 channels, initialised to copy the gray channel into
+R, G and B (weights 1, bias 0), followed by a bilinear resize to the backbone's resolution R. At
+initialisation a gray image therefore reaches the backbone exactly as a gray photo would, which is
+what an ImageNet backbone has seen; training may then learn a better colour mapping.
+
+Input shapes (what `accepts_channels` and `accepts_any_input` announce to the training loop):
+- (B, 1, H, W), stage 1 (Fashion-MNIST, 28x28): mixed to 3 channels, then resized to R x R;
+- (B, 3, H, W), stage 2 (DeepFashion RGB): bypasses the mixing, resized only if not R x R.
+`input_channels` (3) and `input_size` (R) describe what the backbone computes on, the input that
+needs no adaptation; the loop should feed batches as they come (`accepts_any_input`), so that gray
+images pass through the learned mixing instead of being repeated to RGB before it.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+
+import torch
+import torch.nn.functional as F
+from torch import nn
+
+from fashion_transfer.models.freeze import BackboneFreezing
+
+
+def resize(x: torch.Tensor, size: int) -> torch.Tensor:
+    """Bilinear resize to size x size; antialiased when shrinking so small details do not alias."""
+    if x.shape[-2:] == (size, size):
+        return x
+    shrinking = x.shape[-2] > size or x.shape[-1] > size
+    return F.interpolate(
+        x, size=(size, size), mode="bilinear", align_corners=False, antialias=shrinking
+    )
+
+
+class FashionAdapter(BackboneFreezing, nn.Module):
+    """Input adapter + a backbone classifier (any model of this package with the contract).
+
+    Parameter split: `backbone_parameters()` is the backbone's trunk; `head_parameters()` is the
+    input adapter and the classifier, the parts a new domain retrains at the full learning rate.
+    """
+
+    input_channels = 3
+    accepts_channels = (1, 3)
+    accepts_any_input = True
+
+    def __init__(
+        self,
+        backbone: nn.Module | Mapping,
+        num_classes: int | None = None,
+        resolution: int | None = None,
+    ) -> None:
+        """Wrap `backbone`.
+
+        Args:
+            backbone: a classifier (e.g. TimmClassifier) or its Hydra config; a config is built
+                here with `num_classes`, which is how `instantiate(cfg.model, num_classes=K)` reaches
+                the nested backbone (adapter.yaml sets `_recursive_: false`).
+            num_classes: classes of the task; a built backbone with another head gets a new one.
+            resolution: side R the backbone sees; None = the backbone's `input_size`.
+        """
+        super().__init__()
+        if not isinstance(backbone, nn.Module):
+            from hydra.utils import instantiate
+
+            if num_classes is None:
+                raise TypeError("FashionAdapter needs num_classes to build its backbone config")
+            backbone = instantiate(backbone, num_classes=num_classes)
+        elif num_classes is not None and num_classes != getattr(backbone, "num_classes", None):
+            backbone.reset_classifier(num_classes)
+        self.backbone = backbone
+        self.input_size = int(resolution or backbone.input_size)
+        self.mix = nn.Conv2d(1, 3, kernel_size=1)
+        with torch.no_grad():
+            self.mix.weight.fill_(1.0)
+            self.mix.bias.zero_()
+
+    @property
+    def num_classes(self) -> int:
+        """Size of the current head."""
+        return self.backbone.num_classes
+
+    @property
+    def channels_last(self) -> bool:
+        """The backbone's memory format choice (it converts its own input)."""
+        return bool(getattr(self.backbone, "channels_last", False))
+
+    def adapt(self, x: torch.Tensor) -> torch.Tensor:
+        """Gray or RGB float [0, 1] input of any size -> RGB at R x R for the backbone."""
+        if x.shape[1] == 1:
+            x = self.mix(x)
+        elif x.shape[1] != 3:
+            raise ValueError(f"FashionAdapter takes 1 or 3 channels, got shape {tuple(x.shape)}")
+        return resize(x, self.input_size)
+
+    def forward_features(self, x: torch.Tensor) -> torch.Tensor:
+        """Pooled backbone features (B, F)."""
+        return self.backbone.forward_features(self.adapt(x))
+
+    def forward_head(self, features: torch.Tensor) -> torch.Tensor:
+        """Logits (B, K)."""
+        return self.backbone.forward_head(features)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return self.forward_head(self.forward_features(x))
+
+    def reset_classifier(self, num_classes: int) -> None:
+        """A new head for the next domain's classes; the input adapter is kept."""
+        self.backbone.reset_classifier(num_classes)
+
+    def backbone_parameters(self) -> list[nn.Parameter]:
+        """The backbone's trunk."""
+        return list(self.backbone.backbone_parameters())
+
+    def head_parameters(self) -> list[nn.Parameter]:
+        """The input adapter and the classifier."""
+        return [*self.mix.parameters(), *self.backbone.head_parameters()]
