@@ -1,0 +1,478 @@
+"""FashionSynth garment models: parametrised silhouettes shared by the studio and wild renderers.
+
+A garment model is a style (a DeepFashion category or a studio-only item such as a Sneaker) plus
+sampled proportions. `build` turns it into polygons in garment units (x centred on 0, y down), so
+the same model can be drawn at 56 px in gray or at 300 px in colour. Wild categories are variants
+of the studio shapes: one builder with other ranges (a Tank is a Tee without sleeves, a Parka a
+long Coat with a hood), which is what makes the studio-to-wild transfer meaningful.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass, field
+
+import numpy as np
+
+# Part roles: the renderers map each to a shade (studio) or a colour (wild). 0 is background.
+BODY, TRIM, DARK, PRINT, LINE, DOT, FUR = 1, 2, 3, 4, 5, 6, 7
+
+Pt = tuple[float, float]
+
+
+@dataclass
+class Part:
+    """A filled polygon, or an open polyline when `width` > 0 (seams, straps, handles)."""
+
+    points: np.ndarray
+    role: int
+    width: float = 0.0
+
+
+@dataclass
+class Limb:
+    """Where a wearer's body shows (head, arm, leg, torso), for photos of worn garments."""
+
+    kind: str
+    point: Pt
+    direction: Pt
+    width: float
+
+
+@dataclass
+class Drawing:
+    parts: list[Part] = field(default_factory=list)
+    limbs: list[Limb] = field(default_factory=list)
+
+    def add(self, points: list[Pt], role: int, width: float = 0.0) -> None:
+        self.parts.append(Part(np.asarray(points, dtype=np.float64), role, width))
+
+
+@dataclass
+class GarmentModel:
+    style: str
+    builder: str
+    p: dict[str, float]
+
+
+_TOP = {
+    "neck_w": (0.17, 0.24), "neck_d": (0.06, 0.12), "shoulder_w": (0.46, 0.54),
+    "shoulder_drop": (0.04, 0.09), "sleeve_len": (0.32, 0.45), "sleeve_w": (0.26, 0.34),
+    "sleeve_angle": (22, 42), "sleeve_flare": (0, 0), "body_w": (0.44, 0.52),
+    "armpit_y": (0.34, 0.42), "waist": (0.0, 0.06), "waist_y": (0.65, 0.8),
+    "body_len": (1.15, 1.4), "flare": (1.0, 1.08), "hem_curve": (0.0, 0.04),
+    "strap": (0.07, 0.12), "rib": (0.08, 0.12), "hood_h": (0.42, 0.52), "print_w": (0.3, 0.48),
+}  # fmt: skip
+_BOTTOM = {
+    "waist_w": (0.4, 0.48), "hip_w": (0.46, 0.54), "rise": (0.55, 0.75), "leg_len": (1.8, 2.3),
+    "hem_out": (0.38, 0.5), "hem_in": (0.06, 0.14), "band": (0.06, 0.1), "cuff": (0.12, 0.18),
+    "hem_w": (0.6, 1.1), "skirt_len": (0.8, 1.9),
+}  # fmt: skip
+_ROMPER = {**_TOP, **_BOTTOM, "waist_y": (0.7, 0.85), "rise": (0.45, 0.6), "leg_len": (0.7, 0.95),
+           "hem_out": (0.52, 0.64), "hem_in": (0.03, 0.1), "sleeve_len": (0.0, 0.3)}  # fmt: skip
+_ITEM = {"length": (0.9, 1.1), "height": (0.8, 1.2), "heel": (0.0, 0.25), "shaft": (0.75, 1.0),
+         "handle": (0.25, 0.5), "taper": (0.0, 0.2), "straps": (2, 4.99)}  # fmt: skip
+_BASE = {"top": _TOP, "bottom": _BOTTOM, "skirt": _BOTTOM, "romper": _ROMPER,
+         "sandal": _ITEM, "sneaker": _ITEM, "boot": _ITEM, "bag": _ITEM}  # fmt: skip
+
+_LONG = {"sleeve_len": (1.15, 1.4), "sleeve_angle": (55, 72), "sleeve_w": (0.22, 0.28)}
+# style -> (builder, range overrides, flag probabilities)
+STYLES: dict[str, tuple[str, dict, dict]] = {
+    "Tee": ("top", {}, {"graphic": 0.45}),
+    "Tank": ("top", {"sleeve_len": (0, 0), "neck_d": (0.18, 0.3), "armpit_y": (0.4, 0.5),
+                     "body_len": (1.2, 1.45)}, {"graphic": 0.2}),
+    "Button-Down": ("top", {**_LONG, "body_len": (1.35, 1.6), "hem_curve": (0.05, 0.12)},
+                    {"collar": 1, "buttons": 1, "cuffs": 0.8, "pocket": 0.3}),
+    "Blouse": ("top", {"sleeve_len": (0.7, 1.15), "sleeve_angle": (40, 62),
+                       "sleeve_flare": (0.1, 0.28), "neck_w": (0.2, 0.27), "neck_d": (0.15, 0.3),
+                       "waist": (0.06, 0.14), "flare": (1.05, 1.25), "body_len": (1.1, 1.35)},
+               {"vneck": 0.7, "belt": 0.2}),
+    "Sweater": ("top", {**_LONG, "body_w": (0.5, 0.56), "shoulder_w": (0.52, 0.58),
+                        "body_len": (1.25, 1.45), "waist": (-0.02, 0.02), "flare": (0.92, 1.0)},
+                {"rib_hem": 1, "cuffs": 1}),
+    "Hoodie": ("top", {**_LONG, "body_w": (0.5, 0.56), "shoulder_w": (0.52, 0.58),
+                       "body_len": (1.25, 1.45), "waist": (-0.02, 0.02), "flare": (0.92, 1.0)},
+               {"rib_hem": 1, "cuffs": 1, "hood": 1, "kangaroo": 0.85, "zip": 0.3}),
+    "Coat": ("top", {**_LONG, "body_len": (1.9, 2.5), "waist_y": (0.75, 0.9),
+                     "waist": (0.02, 0.1), "flare": (1.05, 1.25)},
+             {"lapel": 1, "buttons": 0.8, "double": 0.5, "belt": 0.35, "pocket": 0.6}),
+    "Parka": ("top", {**_LONG, "body_len": (1.7, 2.3), "waist_y": (0.8, 0.95),
+                      "body_w": (0.52, 0.6), "sleeve_w": (0.26, 0.32), "flare": (1.0, 1.1)},
+              {"hood": 1, "fur": 0.7, "zip": 1, "quilted": 0.5, "pocket": 0.9, "cuffs": 0.5}),
+    "Dress": ("top", {"sleeve_len": (0.0, 0.3), "body_len": (1.8, 2.4), "waist_y": (0.5, 0.62),
+                      "waist": (0.12, 0.22), "flare": (1.25, 1.8)}, {"belt": 0.3}),
+    "Sundress": ("top", {"sleeve_len": (0, 0), "neck_d": (0.15, 0.3), "body_len": (1.7, 2.3),
+                         "waist_y": (0.45, 0.55), "waist": (0.15, 0.25), "flare": (1.7, 2.6),
+                         "strap": (0.04, 0.07)}, {"tiers": 0.5}),
+    "Jeans": ("bottom", {"hem_out": (0.4, 0.5), "hem_in": (0.1, 0.16)}, {"pockets": 1, "fly": 1}),
+    "Joggers": ("bottom", {"hem_out": (0.3, 0.36), "hem_in": (0.08, 0.14), "band": (0.1, 0.14),
+                           "hip_w": (0.5, 0.58)}, {"cuffed": 1, "drawstring": 1}),
+    "Shorts": ("bottom", {"leg_len": (0.75, 1.05), "hem_out": (0.55, 0.7), "hem_in": (0.02, 0.1),
+                          "rise": (0.5, 0.65)}, {"cuffed": 0.3, "pockets": 0.5, "fly": 0.6}),
+    "Skirt": ("skirt", {}, {"pleats": 0.4}),
+    "Romper": ("romper", {}, {"belt": 0.5}),
+    "Sandal": ("sandal", {}, {}),
+    "Sneaker": ("sneaker", {"heel": (0.0, 0.0)}, {}),
+    "Ankle boot": ("boot", {}, {"zip": 0.5}),
+    "Bag": ("bag", {}, {"flap": 0.5, "strap": 0.4}),
+}  # fmt: skip
+
+
+def sample_model(style: str, rng: np.random.Generator) -> GarmentModel:
+    """Draw one garment of `style`: every proportion varies per sample within the style's ranges."""
+    builder, overrides, flags = STYLES[style]
+    ranges = {**_BASE[builder], **overrides}
+    lo, hi = np.array(list(ranges.values()), dtype=np.float64).T
+    values = lo + (hi - lo) * rng.random(len(ranges))
+    p = dict(zip(ranges, values.tolist(), strict=True))
+    draws = rng.random(len(flags))
+    p.update({k: float(d < prob) for (k, prob), d in zip(flags.items(), draws, strict=True)})
+    return GarmentModel(style, builder, p)
+
+
+def pose(model: GarmentModel, rng: np.random.Generator) -> GarmentModel:
+    """The same garment photographed again: sleeves and proportions move a little."""
+    p = dict(model.p)
+    if "sleeve_angle" in p:
+        p["sleeve_angle"] += float(rng.uniform(-12, 12))
+    for key, f in zip(
+        ("body_w", "body_len", "hem_out", "hem_w", "flare"), rng.uniform(0.94, 1.06, 5), strict=True
+    ):
+        if key in p:
+            p[key] *= float(f)
+    return GarmentModel(model.style, model.builder, p)
+
+
+def build(model: GarmentModel) -> Drawing:
+    """Polygons and limbs of a garment model in garment units."""
+    return _BUILDERS[model.builder](model.p)
+
+
+def _flag(p: dict[str, float], key: str) -> bool:
+    return p.get(key, 0.0) > 0.5
+
+
+def _mirror(points: list[Pt]) -> list[Pt]:
+    return [(-x, y) for x, y in reversed(points)]
+
+
+_CIRCLES: dict[int, tuple[np.ndarray, np.ndarray]] = {}
+
+
+def _ellipse(
+    cx: float, cy: float, rx: float, ry: float, n: int = 16, jag: float = 0.0
+) -> np.ndarray:
+    """An n-gon ellipse; `jag` > 0 alternates the radius (fur)."""
+    if n not in _CIRCLES:
+        t = np.linspace(0, 2 * np.pi, n, endpoint=False)
+        _CIRCLES[n] = (np.stack([np.cos(t), np.sin(t)], axis=1), (np.arange(n) % 2)[:, None])
+    unit, odd = _CIRCLES[n]
+    return unit * (1.0 + jag * odd) * (rx, ry) + (cx, cy)
+
+
+def _symmetric(d: Drawing, right: list[Pt], role: int, width: float = 0.0) -> None:
+    """Add a part and its mirror image (pockets, collar flaps, cuffs)."""
+    d.add(right, role, width)
+    d.add(_mirror(right), role, width)
+
+
+def _half_width(p: dict[str, float], y: float) -> float:
+    """Half width of the torso outline at height y (armpit, waist and hem knots)."""
+    ys = [p["armpit_y"], p["waist_y"], p["body_len"]]
+    xs = [p["body_w"], p["body_w"] * (1 - p["waist"]), p["body_w"] * p["flare"]]
+    return float(np.interp(y, ys, xs))
+
+
+def _upper_right(p: dict[str, float], d: Drawing) -> list[Pt]:
+    """Right half from the neck to the armpit: shoulder and sleeve, or strap and armhole."""
+    nw, bw, ay = p["neck_w"], p["body_w"], p["armpit_y"]
+    if p["sleeve_len"] < 0.05:
+        so = min(nw + p["strap"], bw - 0.08)
+        ctrl = [(so + 0.02, ay * 0.7), (bw - 0.1, ay)]
+        d.limbs.append(Limb("arm", ((so + bw) / 2, ay * 0.6), (0.3, 1.0), 0.15))
+        return [(nw, 0.0), (so, 0.0), *_bezier((so, 0.0), *ctrl, (bw, ay))]
+    s = np.array([p["shoulder_w"], p["shoulder_drop"]])
+    a = math.radians(p["sleeve_angle"])
+    dvec, nvec = np.array([math.cos(a), math.sin(a)]), np.array([-math.sin(a), math.cos(a)])
+    end = s + p["sleeve_len"] * dvec
+    top = end - nvec * p["sleeve_w"] * p["sleeve_flare"] / 2
+    bottom = end + nvec * p["sleeve_w"] * (1 + p["sleeve_flare"] / 2)
+    if _flag(p, "cuffs"):
+        r = p["rib"] * 0.8
+        _symmetric(
+            d, [tuple(top), tuple(bottom), tuple(bottom - r * dvec), tuple(top - r * dvec)], TRIM
+        )
+    mid = (top + bottom) / 2
+    d.limbs.append(Limb("arm", tuple(mid), tuple(dvec), p["sleeve_w"] * 0.7))
+    return [(nw, 0.0), tuple(s), tuple(top), tuple(bottom), (bw, ay)]
+
+
+def _bezier(p0: Pt, p1: Pt, p2: Pt, p3: Pt, n: int = 6) -> list[Pt]:
+    t = np.linspace(0, 1, n + 1)[1:, None]
+    pts = np.array([p0, p1, p2, p3])
+    curve = (1 - t) ** 3 * pts[0] + 3 * (1 - t) ** 2 * t * pts[1] + 3 * (1 - t) * t**2 * pts[2]
+    return [tuple(q) for q in (curve + t**3 * pts[3]).tolist()]
+
+
+def _neckline(p: dict[str, float]) -> list[Pt]:
+    nw, nd = p["neck_w"], p["neck_d"]
+    if _flag(p, "vneck") or _flag(p, "lapel"):
+        return [(0.0, nd)]
+    return [
+        (-nw * 0.7, nd * 0.6),
+        (-nw * 0.35, nd * 0.92),
+        (0.0, nd),
+        (nw * 0.35, nd * 0.92),
+        (nw * 0.7, nd * 0.6),
+    ]
+
+
+def _hood(p: dict[str, float], d: Drawing) -> None:
+    nw, h = p["neck_w"], p["hood_h"]
+    d.add(_ellipse(0.0, -h * 0.4 + 0.04, nw + 0.12, h * 0.55), BODY)
+    if _flag(p, "fur"):
+        d.add(_ellipse(0.0, -h * 0.3, nw * 1.05, h * 0.42, n=28, jag=0.12), FUR)
+    d.add(_ellipse(0.0, -h * 0.28, nw * 0.8, h * 0.34), DARK)
+
+
+def _top(p: dict[str, float]) -> Drawing:
+    """Tops, dresses, coats: one outline whose sleeves, length, waist and flare vary."""
+    d = Drawing()
+    if _flag(p, "hood"):
+        _hood(p, d)
+    nw, length, curve = p["neck_w"], p["body_len"], p["hem_curve"]
+    hem = _half_width(p, length)
+    over = Drawing()  # cuffs and limbs found while tracing the sleeve go on top of the outline
+    right = _upper_right(p, over)
+    right += [(_half_width(p, p["waist_y"]), p["waist_y"]), (hem, length - curve)]
+    right += [(hem * 0.55, length - curve * 0.3), (0.0, length)]
+    d.add(right + _mirror(right)[1:] + _neckline(p), BODY)
+    d.parts += over.parts
+    d.limbs += over.limbs
+    if not _flag(p, "hood"):
+        back = [(-nw, 0.0), (-nw * 0.5, -0.035), (0.0, -0.045), (nw * 0.5, -0.035), (nw, 0.0)]
+        d.add(back + _neckline(p)[::-1], DARK)
+    _top_details(p, d, hem)
+    d.limbs.append(Limb("head", (0.0, -0.05), (0.0, -1.0), nw * 1.3))
+    d.limbs.append(Limb("leg", (hem * 0.4, length), (0.05, 1.0), 0.16))
+    d.limbs.append(Limb("leg", (-hem * 0.4, length), (-0.05, 1.0), 0.16))
+    return d
+
+
+def _top_details(p: dict[str, float], d: Drawing, hem: float) -> None:
+    nw, nd, length, ay = p["neck_w"], p["neck_d"], p["body_len"], p["armpit_y"]
+    lw = 0.02
+    if _flag(p, "rib_hem"):
+        r = p["rib"]
+        d.add([(-hem, length - r), (hem, length - r), (hem, length), (-hem, length)], TRIM)
+    if _flag(p, "collar") or _flag(p, "lapel"):
+        depth = nd + (0.14 if _flag(p, "collar") else 0.45)
+        d.add([(-nw - 0.02, 0.01), (-nw * 0.6, -0.06), (nw * 0.6, -0.06), (nw + 0.02, 0.01)], TRIM)
+        _symmetric(d, [(nw + 0.03, -0.01), (0.02, nd + 0.02), (nw * 0.5 + 0.04, depth)], TRIM)
+    opening = nd + (0.45 if _flag(p, "lapel") else 0.0)
+    if _flag(p, "buttons") or _flag(p, "zip") or _flag(p, "lapel"):
+        d.add([(0.0, opening), (0.0, length - 0.02)], LINE, lw)
+    if _flag(p, "buttons"):
+        xs = (-0.12, 0.12) if _flag(p, "double") else (0.035,)
+        stop = min(length - 0.1, opening + (0.6 if _flag(p, "double") else 2.0))
+        for y in np.arange(opening + 0.06, stop, 0.17).tolist():
+            for x in xs:
+                d.add(_ellipse(x, y, 0.025, 0.025, n=8), DOT)
+    if _flag(p, "belt"):
+        wy, ww = p["waist_y"], _half_width(p, p["waist_y"]) + 0.01
+        d.add([(-ww, wy - 0.045), (ww, wy - 0.045), (ww, wy + 0.045), (-ww, wy + 0.045)], TRIM)
+        d.add(_ellipse(0.0, wy, 0.06, 0.05, n=8), DOT)
+    if _flag(p, "kangaroo"):
+        y0, y1 = length * 0.58, length - p["rib"] - 0.03
+        d.add([(-0.27, y0), (0.27, y0), (0.35, y1), (-0.35, y1), (-0.27, y0)], LINE, lw)
+    if _flag(p, "pocket"):
+        y0 = length * 0.6 if length > 1.6 else ay + 0.02
+        s = 0.2 if length > 1.6 else 0.13
+        _symmetric(
+            d,
+            [(0.16, y0), (0.16 + s, y0), (0.16 + s, y0 + s), (0.16, y0 + s), (0.16, y0)],
+            LINE,
+            lw,
+        )
+    if _flag(p, "hood") and not _flag(p, "zip"):
+        _symmetric(d, [(0.08, nd * 0.5), (0.09, nd + 0.3)], LINE, lw)
+    if _flag(p, "quilted"):
+        for y in np.arange(ay + 0.15, length - 0.08, 0.24).tolist():
+            w = _half_width(p, y) - 0.03
+            d.add([(-w, y), (w, y)], LINE, lw)
+    if _flag(p, "tiers"):
+        for y in np.linspace(p["waist_y"], length, 4)[1:-1].tolist():
+            w = _half_width(p, y) - 0.03
+            d.add([(-w, y), (w, y)], LINE, lw)
+    if _flag(p, "graphic"):
+        w = p["print_w"]
+        d.add([(-w / 2, ay), (w / 2, ay), (w / 2, ay + w * 0.7), (-w / 2, ay + w * 0.7)], PRINT)
+
+
+def _legs(p: dict[str, float], y0: float) -> list[Pt]:
+    """Right half of a pair of legs hanging from a waist at y0: hip, hems, crotch."""
+    ww, hip, rise, leg = p["waist_w"], p["hip_w"], p["rise"], p["leg_len"]
+    return [
+        (ww, y0),
+        (hip, y0 + rise * 0.6),
+        (p["hem_out"], y0 + leg),
+        (p["hem_in"], y0 + leg),
+        (0.0, y0 + rise),
+    ]
+
+
+def _leg_x(p: dict[str, float], y: float, outer: bool) -> float:
+    top = (p["hip_w"], p["rise"] * 0.6) if outer else (0.0, p["rise"])
+    bottom = (p["hem_out"] if outer else p["hem_in"], p["leg_len"])
+    return top[0] + (bottom[0] - top[0]) * (y - top[1]) / (bottom[1] - top[1])
+
+
+def _bottom(p: dict[str, float]) -> Drawing:
+    """Trousers, joggers and shorts: two legs, waistband, fly, pockets, cuffs."""
+    d = Drawing()
+    right = _legs(p, 0.0)
+    d.add(_mirror(right) + right, BODY)
+    ww, band, leg, lw = p["waist_w"], p["band"], p["leg_len"], 0.02
+    d.add([(-ww, 0.0), (ww, 0.0), (ww + 0.01, band), (-ww - 0.01, band)], TRIM)
+    if _flag(p, "fly"):
+        d.add([(0.05, band), (0.05, p["rise"] * 0.7), (0.0, p["rise"] * 0.85)], LINE, lw)
+    if _flag(p, "pockets"):
+        _symmetric(
+            d, [(ww * 0.45, band), (ww * 0.6, band + 0.12), (ww * 0.95, band + 0.2)], LINE, lw
+        )
+    if _flag(p, "drawstring"):
+        _symmetric(d, [(0.04, band * 0.5), (0.07, band + 0.25)], LINE, lw)
+    if _flag(p, "cuffed"):
+        y = leg - p["cuff"] * (0.7 if leg < 1.2 else 1.0)
+        x_in, x_out = _leg_x(p, y, False), _leg_x(p, y, True)
+        _symmetric(d, [(x_in, y), (x_out, y), (p["hem_out"], leg), (p["hem_in"], leg)], TRIM)
+    mid = (p["hem_out"] + p["hem_in"]) / 2
+    d.limbs.append(Limb("torso", (0.0, 0.0), (0.0, -1.0), ww * 2))
+    d.limbs += [Limb("leg", (s * mid, leg), (0.0, 1.0), 0.15) for s in (1, -1)]
+    return d
+
+
+def _skirt(p: dict[str, float]) -> Drawing:
+    d = Drawing()
+    ww, hw, length, band = p["waist_w"], p["hem_w"], p["skirt_len"], p["band"]
+    d.add(
+        [
+            (-ww, 0.0),
+            (ww, 0.0),
+            (hw, length),
+            (hw * 0.5, length + 0.03),
+            (-hw * 0.5, length + 0.03),
+            (-hw, length),
+        ],
+        BODY,
+    )
+    d.add([(-ww, 0.0), (ww, 0.0), (ww + 0.01, band), (-ww - 0.01, band)], TRIM)
+    if _flag(p, "pleats"):
+        for t in np.linspace(-0.8, 0.8, 7).tolist():
+            d.add([(t * ww, band), (t * hw, length - 0.02)], LINE, 0.015)
+    d.limbs.append(Limb("torso", (0.0, 0.0), (0.0, -1.0), ww * 2))
+    d.limbs += [Limb("leg", (s * hw * 0.35, length), (0.0, 1.0), 0.15) for s in (1, -1)]
+    return d
+
+
+def _romper(p: dict[str, float]) -> Drawing:
+    """A top and a pair of shorts cut in one piece."""
+    d = Drawing()
+    right = _upper_right(p, d) + _legs(p, p["waist_y"])
+    d.parts.insert(0, Part(np.asarray(right + _mirror(right)[1:] + _neckline(p)), BODY))
+    if _flag(p, "belt"):
+        wy, ww = p["waist_y"], p["waist_w"] + 0.01
+        d.add([(-ww, wy - 0.04), (ww, wy - 0.04), (ww, wy + 0.04), (-ww, wy + 0.04)], TRIM)
+    bottom = p["waist_y"] + p["leg_len"]
+    mid = (p["hem_out"] + p["hem_in"]) / 2
+    d.limbs.append(Limb("head", (0.0, -0.05), (0.0, -1.0), p["neck_w"] * 1.3))
+    d.limbs += [Limb("leg", (s * mid, bottom), (0.0, 1.0), 0.15) for s in (1, -1)]
+    return d
+
+
+def _shoe(p: dict[str, float], shaft: float, heel: float) -> Drawing:
+    """Side view, toe to the left: sole, optional heel, upper rising to `shaft`."""
+    d = Drawing()
+    n, h = p["length"], p["height"] * 0.42
+    sole = [(0.0, -0.02), (0.02, -0.09), (0.7 * n, -0.09 - heel * 0.5), (n, -0.09 - heel), (n, 0.0),
+            (0.8 * n, 0.0), (0.78 * n, -heel * 0.8), (0.6 * n, -heel * 0.4), (0.05, 0.01)]  # fmt: skip
+    upper = [(0.02, -0.09), (0.06, -0.2), (0.3 * n, -0.26 - heel * 0.3), (0.5 * n, -h - heel * 0.5),
+             (0.56 * n, -max(shaft, h + 0.08) - heel), (0.97 * n, -max(shaft, h + 0.04) - heel),
+             (n, -0.09 - heel)]  # fmt: skip
+    d.add(upper, BODY)
+    d.add(sole, TRIM)
+    return d
+
+
+def _sneaker(p: dict[str, float]) -> Drawing:
+    d = _shoe(p, p["height"] * 0.47, 0.0)
+    for i in range(4):
+        x = (0.34 + 0.05 * i) * p["length"]
+        d.add([(x, -0.27 - 0.04 * i), (x + 0.07, -0.3 - 0.04 * i)], LINE, 0.025)
+    d.add([(0.25, -0.14), (0.55, -0.2), (0.85, -0.15)], LINE, 0.03)
+    return d
+
+
+def _boot(p: dict[str, float]) -> Drawing:
+    d = _shoe(p, p["shaft"], p["heel"] * 0.6)
+    if _flag(p, "zip"):
+        d.add([(0.62 * p["length"], -p["shaft"] + 0.05), (0.62 * p["length"], -0.3)], LINE, 0.02)
+    else:
+        d.add(
+            [(0.6, -p["shaft"] + 0.02), (0.66, -0.35), (0.84, -0.35), (0.88, -p["shaft"] + 0.02)],
+            TRIM,
+        )
+    return d
+
+
+def _sandal(p: dict[str, float]) -> Drawing:
+    """Thin sole, optional heel, a few straps: sparse, like Fashion-MNIST's sandals."""
+    d = Drawing()
+    n, heel = p["length"], p["heel"] * 1.6
+    d.add([(0.0, -0.03), (0.7 * n, -0.05 - heel * 0.4), (n, -0.06 - heel), (n, -heel * 0.8 + 0.0),
+           (0.92 * n, 0.0), (0.85 * n, -heel * 0.7), (0.7 * n, -0.02 - heel * 0.35), (0.02, 0.01)], BODY)  # fmt: skip
+    for i in range(int(p["straps"])):
+        x = (0.12 + 0.22 * i) * n
+        top = -0.2 - 0.08 * i - heel * (0.15 + 0.25 * i)
+        d.add(
+            [(x, -0.04 - heel * 0.3 * i), (x + 0.06, top), (x + 0.16, -0.05 - heel * 0.35 * i)],
+            TRIM,
+            0.05,
+        )
+    d.add(
+        [
+            (0.78 * n, -0.06 - heel * 0.8),
+            (0.8 * n, -0.42 - heel),
+            (0.95 * n, -0.42 - heel),
+            (0.97 * n, -0.06 - heel),
+        ],
+        TRIM,
+        0.05,
+    )
+    return d
+
+
+def _bag(p: dict[str, float]) -> Drawing:
+    d = Drawing()
+    w, h, t = 0.5 * p["length"], 0.75 * p["height"], p["taper"]
+    d.add([(-w * (1 - t), -h), (w * (1 - t), -h), (w, 0.0), (-w, 0.0)], BODY)
+    if _flag(p, "strap"):
+        d.add(
+            [(-w * 0.9, -h), (-w * 0.6, -h - 0.5), (w * 0.6, -h - 0.5), (w * 0.9, -h)], TRIM, 0.04
+        )
+    else:
+        hh = p["handle"]
+        d.add([(-0.22, -h), (-0.18, -h - hh), (0.18, -h - hh), (0.22, -h)], TRIM, 0.06)
+    if _flag(p, "flap"):
+        d.add(
+            [(-w * (1 - t), -h), (w * (1 - t), -h), (w * 0.95, -h * 0.55), (-w * 0.95, -h * 0.55)],
+            TRIM,
+        )
+    d.add(_ellipse(0.0, -h * 0.55, 0.05, 0.04, n=8), DOT)
+    return d
+
+
+_BUILDERS = {
+    "top": _top, "bottom": _bottom, "skirt": _skirt, "romper": _romper, "sandal": _sandal,
+    "sneaker": _sneaker, "boot": _boot, "bag": _bag,
+}  # fmt: skip
