@@ -1,0 +1,276 @@
+"""Run folders -> one pandas DataFrame, one row per run, failed and incomplete runs included.
+
+A run is read from its `metrics.json` (schema in docs/METRICS.md) with `.hydra/config.yaml` and
+`.hydra/overrides.yaml` filling what a run that died early never wrote (strategy, seed). W&B runs
+(offline folders or the public API, see `wandb_source`) go through the same row builder with their
+summary standing in for metrics.json, so every source yields the same columns.
+
+Failed runs are never dropped: a job folder without metrics.json, or with status `running` or
+`failed`, becomes a row with `status == "failed"` and a one-line `failure_reason`.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import re
+from collections.abc import Iterable, Mapping
+from pathlib import Path
+from typing import Any
+
+import pandas as pd
+import yaml
+
+from fashion_transfer.errors import UserError
+
+SCHEMA_VERSION = 1
+
+#: Scalar fields of metrics.json that become CSV columns, in the order a reader wants them.
+IDENTITY_COLUMNS = [
+    "strategy",
+    "seed",
+    "synthetic",
+    "source_dataset",
+    "source_view",
+    "target_dataset",
+    "target_view",
+    "train_fraction",
+    "model",
+    "backbone",
+    "pretrained",
+]
+METRIC_COLUMNS = [
+    "source_test_acc",
+    "target_top1",
+    "target_top3",
+    "target_top5",
+    "target_macro_acc",
+    "shared_acc",
+    "shared_macro_acc",
+    "shared_n",
+    "shared_mode",
+    "reverse_acc",
+    "reverse_n",
+    "val_acc",
+    "test_acc",
+    "best_epoch",
+    "wall_time_s",
+    "params",
+    "device",
+]
+TRACE_COLUMNS = ["run_name", "group", "git_commit", "run_status", "origin", "samples"]
+CSV_COLUMNS = [
+    "folder",
+    "status",
+    "failure_reason",
+    *IDENTITY_COLUMNS,
+    *METRIC_COLUMNS,
+    *TRACE_COLUMNS,
+]
+#: Nested fields kept in the DataFrame for the figures but not written to the CSV.
+OBJECT_COLUMNS = ["history", "stages", "shared_classes", "shared_confusion", "config"]
+
+NO_METRICS = "no metrics.json (killed before the first epoch?)"
+RUNNING = "status running: incomplete (killed?)"
+
+
+def read_yaml(path: Path) -> Any:
+    """Plain YAML load: Hydra's files keep `${...}` interpolations that only resolve inside Hydra."""
+    with open(path, encoding="utf-8") as f:
+        return yaml.safe_load(f)
+
+
+def _name_of(node: Any) -> Any:
+    """A config group may be stored as its name or as a mapping with a `name` key."""
+    return node.get("name") if isinstance(node, Mapping) else node
+
+
+def config_fields(
+    config: Mapping[str, Any] | None, overrides: Iterable[str] = ()
+) -> dict[str, Any]:
+    """Best-effort identity of a run from its config, for runs that died before metrics.json.
+
+    metrics.json is authoritative; this only fills gaps, so unknown layouts yield None, not errors.
+    """
+    config = config or {}
+    out: dict[str, Any] = {"strategy": _name_of(config.get("strategy")), "seed": config.get("seed")}
+    for side in ("source", "target"):
+        node = config.get(side)
+        out[f"{side}_dataset"] = _name_of(node)
+        if isinstance(node, Mapping):
+            out[f"{side}_view"] = node.get("view")
+    fractions = [
+        n.get("train_fraction")
+        for n in (config.get("target"), config.get("source"), config.get("dataset"))
+        if isinstance(n, Mapping) and n.get("train_fraction") is not None
+    ]
+    out["train_fraction"] = fractions[0] if fractions else None
+    model = config.get("model")
+    out["model"] = _name_of(model) if isinstance(model, Mapping) else model
+    backbone = config.get("backbone")
+    if backbone is None and isinstance(model, Mapping):
+        backbone = model.get("backbone")
+    out["backbone"] = _name_of(backbone)
+    if isinstance(model, Mapping) and "pretrained" in model:
+        out["pretrained"] = model.get("pretrained")
+    # Command-line overrides are the last resort: `strategy=adapter_scratch`, `seed=1`.
+    for item in overrides:
+        key, _, value = str(item).lstrip("+~").partition("=")
+        if key == "strategy" and out["strategy"] is None:
+            out["strategy"] = value
+        elif key == "seed" and out["seed"] is None and re.fullmatch(r"-?\d+", value):
+            out["seed"] = int(value)
+    return {k: v for k, v in out.items() if v is not None}
+
+
+def _status(metrics: Mapping[str, Any] | None) -> tuple[str, str, str | None]:
+    """(status, run_status, failure_reason): anything but `completed` counts as failed."""
+    if metrics is None:
+        return "failed", "missing", NO_METRICS
+    raw = metrics.get("status") or "unknown"
+    if raw == "completed":
+        return "completed", raw, None
+    if raw == "running":
+        return "failed", raw, RUNNING
+    reason = metrics.get("failure_reason") or f"status {raw} (no failure_reason recorded)"
+    return "failed", raw, reason
+
+
+def build_row(
+    folder: str,
+    metrics: Mapping[str, Any] | None,
+    config: Mapping[str, Any] | None,
+    *,
+    origin: str,
+    overrides: Iterable[str] = (),
+    status: tuple[str, str, str | None] | None = None,
+) -> dict[str, Any]:
+    """One DataFrame row from metrics (metrics.json or a W&B summary) plus the run's config."""
+    status_, run_status, reason = status or _status(metrics)
+    row: dict[str, Any] = {"folder": folder, "status": status_, "failure_reason": reason}
+    row.update(config_fields(config, overrides))
+    # A key present in metrics wins even when null: null means "does not apply to this strategy"
+    # (METRICS.md), which a config default must not overwrite.
+    for key in [*IDENTITY_COLUMNS, *METRIC_COLUMNS, *TRACE_COLUMNS, *OBJECT_COLUMNS]:
+        if metrics is not None and key in metrics:
+            row[key] = metrics[key]
+    if row.get("synthetic") is None:
+        names = [row.get("source_dataset"), row.get("target_dataset")]
+        if any(names):
+            row["synthetic"] = any(str(n).startswith("synth") for n in names if n)
+    row["run_status"] = run_status
+    row["origin"] = origin
+    row["config"] = dict(config) if config else None
+    return row
+
+
+def read_run_dir(run_dir: Path) -> dict[str, Any]:
+    """One Hydra job folder (or single run folder) -> row."""
+    hydra = run_dir / ".hydra"
+    config = read_yaml(hydra / "config.yaml") if (hydra / "config.yaml").is_file() else None
+    overrides = read_yaml(hydra / "overrides.yaml") if (hydra / "overrides.yaml").is_file() else []
+    metrics_path = run_dir / "metrics.json"
+    metrics: dict[str, Any] | None = None
+    status = None
+    if metrics_path.is_file():
+        try:
+            metrics = json.loads(metrics_path.read_text(encoding="utf-8"))
+        except (OSError, ValueError) as exc:
+            status = ("failed", "unreadable", f"metrics.json unreadable: {exc}")
+        version = (metrics or {}).get("schema_version", SCHEMA_VERSION)
+        if version != SCHEMA_VERSION:
+            raise UserError(
+                f"{metrics_path}: schema_version {version}, this analysis reads version "
+                f"{SCHEMA_VERSION}; update fashion-transfer to analyse it"
+            )
+    row = build_row(
+        str(run_dir),
+        metrics,
+        config,
+        origin="metrics.json",
+        overrides=overrides or (),
+        status=status,
+    )
+    if (run_dir / "samples.npz").is_file():
+        row["samples"] = str(run_dir / "samples.npz")
+    return row
+
+
+def is_run_dir(path: Path) -> bool:
+    """A Hydra job folder or a single run folder: it has `.hydra/` or a metrics.json."""
+    return (path / ".hydra").is_dir() or (path / "metrics.json").is_file()
+
+
+def _natural_key(path: Path) -> list[Any]:
+    """Sort job folders 0, 1, 2, ..., 10 rather than 0, 1, 10, 2."""
+    return [int(p) if p.isdigit() else p for p in re.split(r"(\d+)", str(path))]
+
+
+def discover(root: Path) -> list[tuple[str, Path]]:
+    """Every run under `root`: ("hydra", job folder) and ("wandb", W&B run folder) pairs.
+
+    A job folder is read from its metrics.json; a W&B folder inside it is not read again (it
+    would count the run twice). Stand-alone W&B folders (a `wandb/` directory copied off a
+    cluster) are read from their summary.
+    """
+    from fashion_transfer.analysis.wandb_source import is_wandb_run_dir
+
+    if not root.exists():
+        raise UserError(f"{root}: no such folder; pass a Hydra multirun folder or a run folder")
+    if is_run_dir(root):
+        return [("hydra", root)]
+    if is_wandb_run_dir(root):
+        return [("wandb", root)]
+    found: list[tuple[str, Path]] = []
+    for dirpath, dirnames, _ in os.walk(root):
+        here = Path(dirpath)
+        if here != root and is_run_dir(here):
+            found.append(("hydra", here))
+            dirnames[:] = []
+        elif is_wandb_run_dir(here):
+            found.append(("wandb", here))
+            dirnames[:] = []
+        else:
+            dirnames[:] = sorted(d for d in dirnames if not d.startswith("."))
+    return sorted(found, key=lambda item: _natural_key(item[1]))
+
+
+def collect_runs(paths: Iterable[str | Path]) -> pd.DataFrame:
+    """Read every run under `paths` (multirun folders, run folders, W&B run folders)."""
+    from fashion_transfer.analysis.wandb_source import read_offline_run
+
+    rows: list[dict[str, Any]] = []
+    seen: set[Path] = set()
+    for path in paths:
+        root = Path(path)
+        runs = discover(root)
+        if not runs:
+            raise UserError(
+                f"{root}: no runs found; expected a Hydra multirun folder (job folders with "
+                ".hydra/ and metrics.json), a run folder, or W&B offline run folders"
+            )
+        for kind, run_dir in runs:
+            if run_dir.resolve() in seen:
+                continue
+            seen.add(run_dir.resolve())
+            rows.append(read_run_dir(run_dir) if kind == "hydra" else read_offline_run(run_dir))
+    return to_frame(rows)
+
+
+def to_frame(rows: list[dict[str, Any]]) -> pd.DataFrame:
+    """Rows -> DataFrame with every CSV and object column present, in a stable order."""
+    frame = pd.DataFrame(rows)
+    for column in [*CSV_COLUMNS, *OBJECT_COLUMNS]:
+        if column not in frame.columns:
+            frame[column] = None
+    numeric = [c for c in METRIC_COLUMNS if c not in ("shared_mode", "device")] + ["train_fraction"]
+    for column in numeric:
+        frame[column] = pd.to_numeric(frame[column], errors="coerce")
+    for column in ("seed", "shared_n", "reverse_n", "best_epoch", "params"):  # counts stay integers
+        frame[column] = pd.to_numeric(frame[column], errors="coerce").round().astype("Int64")
+    return frame[[*CSV_COLUMNS, *OBJECT_COLUMNS]]
+
+
+def write_csv(frame: pd.DataFrame, path: Path) -> None:
+    """results.csv: one row per run, scalar columns only (history etc. stay in metrics.json)."""
+    frame[CSV_COLUMNS].to_csv(path, index=False)
