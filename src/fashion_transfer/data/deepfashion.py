@@ -41,10 +41,9 @@ class RowImages:
     """An ImageSource over chosen rows of a (memory-mapped) array: a subset without a copy."""
 
     def __init__(self, array: np.ndarray, rows: np.ndarray) -> None:
-        self.source, self.rows = (
-            ArrayImages(array),
-            torch.from_numpy(np.asarray(rows, dtype=np.int64)),
-        )
+        self.array = array  # the whole underlying array, as ArrayImages.array
+        self.rows = torch.from_numpy(np.asarray(rows, dtype=np.int64))
+        self.source = ArrayImages(array)
 
     def __len__(self) -> int:
         return len(self.rows)
