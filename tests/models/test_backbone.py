@@ -200,7 +200,11 @@ def test_probe_refused_port_is_fast() -> None:
 
 
 def test_probe_gives_up_on_a_hanging_connect(monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setattr(socket, "create_connection", lambda *a, **k: time.sleep(5))
+    def hang(*args, **kwargs) -> socket.socket:
+        time.sleep(5)
+        raise TimeoutError("timed out")
+
+    monkeypatch.setattr(socket, "create_connection", hang)
     start = time.perf_counter()
     assert not hub.hub_reachable("https://huggingface.co", timeout=0.3)
     assert time.perf_counter() - start < 2
