@@ -24,10 +24,9 @@ from fashion_transfer.data.deepfashion_lists import SPLITS, DeepFashionLists, va
 from fashion_transfer.data.fashion_mnist import FMNIST_CLASSES
 from fashion_transfer.data.label_map import LabelMap
 from fashion_transfer.data.transforms import (
-    BOX_CLIPPED,
-    BOX_IGNORED,
     ImageFacts,
     PreprocessSpec,
+    count_facts,
     make_spec,
     preprocess_many,
 )
@@ -236,28 +235,8 @@ def _quality(
         rows = sorted(facts[s].errors)
         bad += [(lists.relpath(selected[s][r]), facts[s].errors[r]) for r in rows]
         bad_per_split[s] = len(rows)
-    clipped = int(sum((facts[s].box_status == BOX_CLIPPED).sum() for s in SPLITS))
-    ignored = int(sum((facts[s].box_status == BOX_IGNORED).sum() for s in SPLITS))
-    fallback = int(sum(facts[s].fallback.sum() for s in SPLITS))
-    if clipped:
-        log.warning(
-            "%s: %d bounding boxes extend past their image and were clipped to it", name, clipped
-        )
-    if ignored:
-        log.warning(
-            "%s: %d bounding boxes are empty, inverted or outside the image; whole image used",
-            name,
-            ignored,
-        )
-    if fallback:
-        log.info(
-            "%s: %d images decoded by Pillow because torchvision's decoder rejected them",
-            name,
-            fallback,
-        )
-    if bad:
-        lines = "\n  ".join(f"{path} ({why})" for path, why in bad)
-        log.warning("%s: skipped %d undecodable images:\n  %s", name, len(bad), lines)
+    counts = count_facts(facts.values())
+    _log_once(name, counts, bad)
     for s in SPLITS:
         n = len(selected[s])
         if n and bad_per_split[s] / n > max_bad_fraction:
@@ -268,9 +247,32 @@ def _quality(
                 "or raise dataset.max_bad_fraction"
             )
     return {
-        "clipped_boxes": clipped,
-        "ignored_boxes": ignored,
-        "pillow_fallback": fallback,
+        **counts,
         "bad_images": [path for path, _ in bad],
         "bad_per_split": bad_per_split,
     }
+
+
+def _log_once(name: str, counts: dict[str, int], bad: list[tuple[str, str]]) -> None:
+    """One message per kind of problem, with its count (never one per image)."""
+    if counts["clipped_boxes"]:
+        log.warning(
+            "%s: %d bounding boxes extend past their image and were clipped to it",
+            name,
+            counts["clipped_boxes"],
+        )
+    if counts["ignored_boxes"]:
+        log.warning(
+            "%s: %d bounding boxes are empty, inverted or outside the image; whole image used",
+            name,
+            counts["ignored_boxes"],
+        )
+    if counts["pillow_fallback"]:
+        log.info(
+            "%s: %d images decoded by Pillow because torchvision's decoder rejected them",
+            name,
+            counts["pillow_fallback"],
+        )
+    if bad:
+        lines = "\n  ".join(f"{path} ({why})" for path, why in bad)
+        log.warning("%s: skipped %d undecodable images:\n  %s", name, len(bad), lines)

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import io
 import math
-from collections.abc import Sequence
+from collections.abc import Iterable, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
@@ -178,6 +178,16 @@ class ImageFacts:
     box_status: np.ndarray  # int8: BOX_OK / BOX_CLIPPED / BOX_IGNORED (BOX_OK for bad images)
     fallback: np.ndarray  # bool: decoded by Pillow because torchvision could not
     errors: dict[int, str]  # row -> why the image is bad
+
+
+def count_facts(facts: Iterable[ImageFacts]) -> dict[str, int]:
+    """Clipped and ignored boxes and Pillow fallbacks over several passes (the report's counts)."""
+    facts = list(facts)
+    return {
+        "clipped_boxes": int(sum((f.box_status == BOX_CLIPPED).sum() for f in facts)),
+        "ignored_boxes": int(sum((f.box_status == BOX_IGNORED).sum() for f in facts)),
+        "pillow_fallback": int(sum(f.fallback.sum() for f in facts)),
+    }
 
 
 def preprocess_many(

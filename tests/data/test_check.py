@@ -1,0 +1,72 @@
+"""`python -m fashion_transfer.data.check`: summary keys, bad images by path, exit codes."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from fashion_transfer.data.check import main
+
+pytestmark = pytest.mark.filterwarnings("ignore:The image decoding:DeprecationWarning")
+
+
+def run(capsys: pytest.CaptureFixture, *argv: str) -> tuple[int, str, str]:
+    code = main([*argv, "--workers", "1"])
+    out = capsys.readouterr()
+    return code, out.out, out.err
+
+
+def test_json_summary_of_a_clean_root(df_root: Path, capsys: pytest.CaptureFixture) -> None:
+    code, out, _ = run(capsys, str(df_root), "--json")
+    summary = json.loads(out)
+    assert code == 0 and summary["usable"] is True
+    assert {"splits", "categories", "bad_images", "clipped_boxes"} <= set(summary)
+    assert summary["splits"] == {"train": 18, "val": 6, "test": 6}
+    assert summary["categories"]["Tee"] == 5 and summary["categories"]["Anorak"] == 0
+    assert len(summary["categories"]) == 50 and len(summary["empty_categories"]) == 44
+    assert summary["bad_images"] == [] and summary["clipped_boxes"] == 0
+
+
+def test_corrupt_jpeg_is_reported_by_path(
+    df_root: Path, written: dict, edit_lines, capsys: pytest.CaptureFixture
+) -> None:
+    name = written["names"][-1]  # a test-split image
+    (df_root / "Img" / name).write_bytes((df_root / "Img" / name).read_bytes()[:500])
+    edit_lines(
+        df_root / "Anno/list_bbox.txt",
+        lambda ls: [*ls[:2], ls[2].rsplit(" ", 1)[0] + " 999", *ls[3:]],  # y_2 past the bottom
+    )
+    code, out, _ = run(capsys, str(df_root), "--json")
+    summary = json.loads(out)
+    assert summary["bad_images"] == [f"Img/{name}"]
+    assert summary["splits"]["test"] == 5 and summary["clipped_boxes"] == 1
+    assert (
+        code == 1 and summary["usable"] is False
+    )  # 1 of 6 test images > 1%: training would refuse
+    code, out, _ = run(capsys, str(df_root), "--max-bad-fraction", "0.5")
+    assert code == 0 and f"WARNING Img/{name}" in out and "empty categories (44)" in out
+
+
+def test_layout_error_is_one_line_and_exit_2(df_root: Path, capsys: pytest.CaptureFixture) -> None:
+    (df_root / "Anno/list_bbox.txt").unlink()
+    code, out, err = run(capsys, str(df_root), "--json")
+    assert code == 2 and out == ""
+    assert err.startswith("error: missing list file") and err.count("\n") == 1
+
+
+@pytest.mark.slow  # a fresh interpreter imports torch: seconds
+def test_runs_as_a_module(df_root: Path) -> None:
+    env = {**os.environ, "PYTHONWARNINGS": "ignore"}
+    proc = subprocess.run(
+        [sys.executable, "-m", "fashion_transfer.data.check", str(df_root / "absent")],
+        capture_output=True,
+        text=True,
+        env=env,
+        timeout=120,
+    )
+    assert proc.returncode == 2 and "not found" in proc.stderr
