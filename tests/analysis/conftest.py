@@ -236,22 +236,46 @@ def write_samples(path: Path, metrics: dict[str, Any], rng: np.random.Generator)
     np.savez(path, **arrays)
 
 
-def _config(strategy: str, seed: int, fraction: float, fmnist_view: bool) -> dict[str, Any]:
+def resolved_config(
+    strategy: str, seed: int, fraction: float = 1.0, fmnist_view: bool = False
+) -> dict[str, Any]:
+    """What training leaves in `.hydra/config.yaml` and W&B's config: the composed config.
+
+    Both data slots are always configured; the strategy's stages say which ones it trains on.
+    """
+    pretrained = strategy in ("deepfashion_imagenet", "adapter_pretrained")
+    stages = {
+        name: {"data": name, "epochs": f"${{budget.{name}.epochs}}", "unfreeze_after": unfreeze}
+        for name, _, unfreeze in STAGES[strategy]
+    }
     return {
-        "strategy": {"name": strategy},
+        "name": f"{strategy}-s{seed}",
         "seed": seed,
-        "source": (
-            {
-                "name": "synth_wild" if fmnist_view else "synth_studio",
-                "view": "fmnist" if fmnist_view else None,
-            }
-            if strategy in ("fmnist_baseline", "adapter_scratch", "adapter_pretrained")
-            else None
-        ),
-        "target": {"name": "synth_wild", "view": "rgb", "train_fraction": fraction},
-        "model": {"_target_": "fashion_transfer.models.create", "pretrained": False},
+        "strategy": {"name": strategy, "stages": stages},
+        "source": {
+            "_target_": "fashion_transfer.data.fashion_mnist.load_fashion_mnist",
+            "name": "synth_wild" if fmnist_view else "synth_studio",
+            "view": "fmnist" if fmnist_view else None,
+            "synthetic": True,
+            "train_fraction": fraction if strategy == "fmnist_baseline" else 1.0,
+        },
+        "target": {
+            "_target_": "fashion_transfer.data.deepfashion.load_deepfashion",
+            "name": "synth_wild",
+            "view": "rgb",
+            "synthetic": True,
+            "train_fraction": fraction,
+        },
+        "model": {
+            "_target_": "fashion_transfer.models.backbone.TimmClassifier",
+            "name": "tf_efficientnet_lite0" if pretrained else "resnet18",
+            "backbone_name": "tf_efficientnet_lite0" if pretrained else "resnet18",
+            "pretrained": pretrained,
+        }
+        if strategy != "fmnist_baseline"
+        else {"_target_": "fashion_transfer.models.simple_cnn.SimpleFashionCNN", "resolution": 28},
         "paths": {"output_dir": "${hydra:runtime.output_dir}"},
-        "budget": {"max_epochs": 3},
+        "budget": {"source": {"epochs": 2}, "target": {"epochs": 3}},
     }
 
 
@@ -267,7 +291,7 @@ def write_job(
 ) -> dict[str, Any] | None:
     """One Hydra job folder; status None writes no metrics.json (a job killed at start)."""
     (job / ".hydra").mkdir(parents=True)
-    config = _config(strategy, seed, fraction, fmnist_view)
+    config = resolved_config(strategy, seed, fraction, fmnist_view)
     (job / ".hydra" / "config.yaml").write_text(yaml.safe_dump(config))
     overrides = [f"strategy={strategy}", f"seed={seed}"]
     (job / ".hydra" / "overrides.yaml").write_text(yaml.safe_dump(overrides))
@@ -365,6 +389,7 @@ def kit() -> SimpleNamespace:
         make_sweep=make_sweep,
         make_metrics=make_metrics,
         write_job=write_job,
+        resolved_config=resolved_config,
         strategies=STRATEGIES,
         failure=FAILURE,
     )

@@ -217,12 +217,16 @@ class FakeApi:
         return [r for r in self._runs if r.group == (filters or {}).get("group")]
 
 
+HEADLINE = ("val_acc", "test_acc", "source_test_acc", "target_top1", "target_top3", "target_top5",
+            "target_macro_acc", "shared_acc", "reverse_acc", "best_epoch", "status")  # fmt: skip
+
+
 def _fake_run(
     kit: SimpleNamespace, strategy: str, seed: int, state: str = "finished", group: str = "sweep-a"
 ) -> FakeRun:
+    """Like training's W&B runs: headline numbers + status in the summary, the rest in the config."""
     metrics = kit.make_metrics(strategy, seed)
-    # W&B summaries hold the headline scalars; history and matrices are not read from them here.
-    summary = {k: v for k, v in metrics.items() if not isinstance(v, list | dict)}
+    summary = {k: metrics[k] for k in HEADLINE} | {"_runtime": metrics["wall_time_s"], "_step": 9}
     if state != "finished":
         summary = {"_runtime": 3}
     return FakeRun(
@@ -232,16 +236,14 @@ def _fake_run(
         group=group,
         state=state,
         summary_metrics=summary,
-        config={"strategy": {"name": strategy}, "seed": seed},
+        config=kit.resolved_config(strategy, seed),
     )
 
 
 def test_fake_wandb_api_reading(kit):
     runs = [_fake_run(kit, s, seed) for s in kit.strategies for seed in (0, 1)]
-    runs += [
-        _fake_run(kit, "adapter_scratch", 7, state="crashed"),
-        _fake_run(kit, "adapter_scratch", 0, group="other"),
-    ]
+    runs += [_fake_run(kit, "adapter_scratch", 7, state="crashed")]
+    runs += [_fake_run(kit, "adapter_scratch", 0, group="other")]
     api = FakeApi(runs)
     frame = collect_api("ent/proj", "sweep-a", api)
     assert api.calls == [("ent/proj", {"group": "sweep-a"})]
@@ -250,11 +252,20 @@ def test_fake_wandb_api_reading(kit):
     assert crashed["status"] == "failed" and "crashed" in crashed["failure_reason"]
     assert crashed["strategy"] == "adapter_scratch"  # from the run's config
     done = frame[frame["status"] == "completed"].set_index(["strategy", "seed"])
+    identity = ("source_dataset", "source_view", "target_dataset", "target_view", "synthetic",
+                "train_fraction", "backbone", "pretrained", "wall_time_s")  # fmt: skip
     for strategy in kit.strategies:
         for seed in (0, 1):
             metrics = kit.make_metrics(strategy, seed)
-            for key in ("shared_acc", "target_top1", "source_test_acc", "shared_n"):
-                assert same(done.loc[(strategy, seed), key], metrics[key])
+            row = done.loc[(strategy, seed)]
+            for key in ("shared_acc", "target_top1", "source_test_acc", "reverse_acc"):
+                assert same(row[key], metrics[key]), key
+            # From the resolved config and W&B's _runtime; the baseline's config does not say
+            # which target it is scored on zero-shot, nor name a backbone.
+            unknown = ("target_dataset", "target_view", "backbone", "pretrained")
+            for key in identity:
+                if strategy != "fmnist_baseline" or key not in unknown:
+                    assert same(row[key], metrics[key]), (strategy, key)
     assert (frame["origin"] == "wandb-api").all()
 
 

@@ -88,31 +88,40 @@ def _name_of(node: Any) -> Any:
 def config_fields(
     config: Mapping[str, Any] | None, overrides: Iterable[str] = ()
 ) -> dict[str, Any]:
-    """Best-effort identity of a run from its config, for runs that died before metrics.json.
+    """Best-effort identity of a run from its resolved config, for runs without metrics.json
+    (killed at start) and for W&B runs, whose summary holds only the headline numbers.
 
-    metrics.json is authoritative; this only fills gaps, so unknown layouts yield None, not errors.
+    It mirrors how training fills metrics.json: the strategy's stages name the data slots they
+    train on (`strategy.stages.<name>.data`: `source` / `target`), each slot's config gives the
+    data set `name`, `view`, `synthetic` and `train_fraction`. metrics.json stays authoritative;
+    this only fills gaps, so unknown layouts yield nothing rather than errors.
     """
     config = config or {}
-    out: dict[str, Any] = {"strategy": _name_of(config.get("strategy")), "seed": config.get("seed")}
+    strategy = config.get("strategy")
+    out: dict[str, Any] = {"strategy": _name_of(strategy), "seed": config.get("seed")}
+    stages = strategy.get("stages") if isinstance(strategy, Mapping) else None
+    slots = [s.get("data") for s in stages.values() if isinstance(s, Mapping)] if stages else []
+    slots = [s for s in slots if isinstance(config.get(s), Mapping)] or [
+        s for s in ("source", "target") if config.get(s) is not None
+    ]
     for side in ("source", "target"):
-        node = config.get(side)
+        node = config.get(side) if side in slots else None
         out[f"{side}_dataset"] = _name_of(node)
         if isinstance(node, Mapping):
             out[f"{side}_view"] = node.get("view")
-    fractions = [
-        n.get("train_fraction")
-        for n in (config.get("target"), config.get("source"), config.get("dataset"))
-        if isinstance(n, Mapping) and n.get("train_fraction") is not None
-    ]
-    out["train_fraction"] = fractions[0] if fractions else None
+    nodes = [config[s] for s in slots if isinstance(config.get(s), Mapping)]
+    if nodes:
+        out["train_fraction"] = nodes[-1].get("train_fraction")
+        if any("synthetic" in n for n in nodes):
+            out["synthetic"] = any(bool(n.get("synthetic")) for n in nodes)
     model = config.get("model")
-    out["model"] = _name_of(model) if isinstance(model, Mapping) else model
-    backbone = config.get("backbone")
-    if backbone is None and isinstance(model, Mapping):
-        backbone = model.get("backbone")
-    out["backbone"] = _name_of(backbone)
-    if isinstance(model, Mapping) and "pretrained" in model:
+    if isinstance(model, Mapping):
+        out["backbone"] = model.get("backbone_name") or _name_of(model.get("backbone"))
         out["pretrained"] = model.get("pretrained")
+    elif model is not None:
+        out["model"] = model
+    if config.get("backbone") is not None:
+        out["backbone"] = _name_of(config["backbone"])
     # Command-line overrides are the last resort: `strategy=adapter_scratch`, `seed=1`.
     for item in overrides:
         key, _, value = str(item).lstrip("+~").partition("=")

@@ -137,6 +137,14 @@ def _wandb_status(
     return "completed", "completed", None
 
 
+def _summary_fields(summary: Mapping[str, Any]) -> dict[str, Any]:
+    """W&B summary minus W&B's own `_keys`; its `_runtime` stands in for a missing wall_time_s."""
+    out = {k: v for k, v in summary.items() if not str(k).startswith("_")}
+    if out.get("wall_time_s") is None and isinstance(summary.get("_runtime"), int | float):
+        out["wall_time_s"] = summary["_runtime"]
+    return out
+
+
 def read_offline_run(run_dir: Path) -> dict[str, Any]:
     """One W&B offline run folder -> row (summary stands in for metrics.json)."""
     files = run_dir / "files"
@@ -161,7 +169,7 @@ def read_offline_run(run_dir: Path) -> dict[str, Any]:
             f"{run_dir}: W&B run folder without files/wandb-summary.json or run-*.wandb"
         )
     config = unwrap_config(config)
-    summary = {k: v for k, v in summary.items() if not str(k).startswith("_")}
+    summary = _summary_fields(summary)
     for key in ("group", "run_name"):
         if info.get(key) and not summary.get(key):
             summary[key] = info[key]
@@ -185,7 +193,7 @@ def read_api_runs(path: str, group: str, api: Any = None) -> list[dict[str, Any]
         summary = getattr(run, "summary_metrics", None)
         if not isinstance(summary, Mapping):
             summary = getattr(run.summary, "_json_dict", None) or dict(run.summary)
-        summary = {k: v for k, v in summary.items() if not str(k).startswith("_")}
+        summary = _summary_fields(summary)
         summary.setdefault("group", group)
         summary.setdefault("run_name", getattr(run, "name", None))
         state = getattr(run, "state", None)

@@ -1,0 +1,94 @@
+"""Analysis entrypoint: sweeps (or W&B runs of a group) -> results.csv, summary.md, figures, report.html.
+
+    python -m fashion_transfer.analyze SWEEP_DIR... [--out DIR] [--wandb ENTITY/PROJECT --group G]
+
+argparse is used here because these options describe which runs to read, not how to train:
+they duplicate nothing in the Hydra config.
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from collections.abc import Sequence
+from pathlib import Path
+from typing import Any
+
+import matplotlib
+import pandas as pd
+
+from fashion_transfer.errors import UserError
+
+
+def analyze(
+    paths: Sequence[str],
+    out: Path,
+    wandb_path: str | None = None,
+    group: str | None = None,
+    api: Any = None,
+) -> Path:
+    """Collect runs, write every output into `out`, and return the path of report.html."""
+    matplotlib.use("Agg")  # before anything imports pyplot: never needs a display
+    from fashion_transfer.analysis import collect, figures, report, stats, wandb_source
+
+    frames = [collect.collect_runs(paths)] if paths else []
+    if wandb_path:
+        frames.append(wandb_source.collect_api(wandb_path, group, api))
+    frame = pd.concat(frames, ignore_index=True) if len(frames) > 1 else frames[0]
+    out.mkdir(parents=True, exist_ok=True)
+    collect.write_csv(frame, out / "results.csv")
+    table = stats.summarise(frame)
+    stats.long_form(table).to_csv(out / "summary.csv", index=False)
+    drawn = figures.make_figures(frame, out)
+    report.write_summary_md(frame, table, drawn, out / "summary.md")
+    inputs = [*paths, *([f"wandb:{wandb_path} group={group}"] if wandb_path else [])]
+    report.write_report_html(frame, table, drawn, inputs, out / "report.html")
+    return out / "report.html"
+
+
+def parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
+    """Command line: run folders, output folder, optional W&B group."""
+    parser = argparse.ArgumentParser(
+        prog="fashion-transfer-analyze", description=__doc__.splitlines()[0]
+    )
+    parser.add_argument(
+        "sweep_dirs",
+        nargs="*",
+        metavar="SWEEP_DIR",
+        help="Hydra multirun folder, single run folder, or folder of W&B offline runs",
+    )
+    parser.add_argument(
+        "--out", type=Path, help="output folder (default: <first SWEEP_DIR>/analysis)"
+    )
+    parser.add_argument(
+        "--wandb", metavar="ENTITY/PROJECT", help="also read runs through the W&B API"
+    )
+    parser.add_argument("--group", help="W&B group (the sweep name) to read with --wandb")
+    args = parser.parse_args(argv)
+    if not args.sweep_dirs and not args.wandb:
+        parser.error("give at least one SWEEP_DIR, or --wandb ENTITY/PROJECT --group G")
+    if bool(args.wandb) != bool(args.group):
+        parser.error("--wandb and --group go together")
+    if args.out is None:
+        args.out = (
+            Path(args.sweep_dirs[0]) / "analysis"
+            if args.sweep_dirs
+            else Path(f"analysis-{args.group}")
+        )
+    return args
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """Run the analysis; user errors print one line and exit 2."""
+    args = parse_args(argv)
+    try:
+        path = analyze(args.sweep_dirs, args.out, args.wandb, args.group)
+    except UserError as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return exc.exit_code
+    print(f"report: {path.resolve()}")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,96 @@
+"""Files the analysis writes: summary.md, figures (PNG + SVG, or a skip note), report.html."""
+
+from __future__ import annotations
+
+import re
+
+import pandas as pd
+
+from fashion_transfer.analysis.collect import collect_runs
+from fashion_transfer.analysis.figures import domain_label
+from fashion_transfer.analysis.report import synthetic_note
+
+ALL = [
+    "transfer_gap",
+    "learning_curves",
+    "shared_confusion",
+    "samples",
+    "data_efficiency",
+    "gap_decomposition",
+]
+
+
+def test_summary_md_lists_failed_runs_and_labels_synthetic(analysed):
+    sweep, out = analysed
+    text = (out / "summary.md").read_text()
+    assert text.startswith("# Sweep summary (synthetic: FashionSynth)\n")
+    assert "17 runs: 15 completed, 2 failed." in text
+    failed_section = text.split("## Failed runs")[1].split("## Figures")[0]
+    for folder, reason in sweep.failed.items():
+        assert f"| {folder} |" in failed_section and reason in failed_section
+    assert "DeepFashion" not in text
+
+
+def test_figures_exist_as_png_and_svg_and_skips_are_noted(analysed):
+    _, out = analysed
+    drawn = ALL[:4]
+    for name in drawn:
+        assert (out / f"{name}.png").stat().st_size > 5000
+        assert (out / f"{name}.svg").read_text().lstrip().startswith("<?xml")
+    for name in ("data_efficiency", "gap_decomposition"):
+        assert not (out / f"{name}.png").exists() and not (out / f"{name}.svg").exists()
+    summary = (out / "summary.md").read_text()
+    report = (out / "report.html").read_text()
+    assert "5. Data efficiency: skipped, the runs do not vary train_fraction." in summary
+    assert "6. Gap decomposition: skipped, no in-domain Fashion-MNIST-view run" in summary
+    assert 'id="fig-data_efficiency">5. Data efficiency: skipped' in report
+    assert 'id="fig-gap_decomposition">6. Gap decomposition: skipped' in report
+
+
+def test_all_six_figures_when_fraction_varies_and_fmnist_view_run_exists(analysed_full):
+    _, out = analysed_full
+    for name in ALL:
+        assert (out / f"{name}.png").is_file() and (out / f"{name}.svg").is_file(), name
+    summary = (out / "summary.md").read_text()
+    assert "skipped" not in summary.split("## Figures")[1]
+    assert re.search(r"domain gap \(fmnist view − zero-shot\): \+\d+\.\d pp", summary)
+    assert re.search(r"format cost \(fmnist view − best RGB\): [+-]\d+\.\d pp", summary)
+    # Synthetic results are labelled as such in the figures, never as DeepFashion.
+    for name in ALL:
+        svg = (out / f"{name}.svg").read_text()
+        assert "DeepFashion" not in svg, name
+    for name in ("transfer_gap", "shared_confusion", "data_efficiency", "gap_decomposition"):
+        assert "FashionSynth wild (synthetic)" in (out / f"{name}.svg").read_text(), name
+
+
+def test_report_html_is_self_contained(analysed):
+    sweep, out = analysed
+    html = (out / "report.html").read_text()
+    assert html.count('<img src="data:image/png;base64,') == 4
+    assert not re.search(r'(src|href)="(?!data:)', html)  # no external file or URL
+    assert "<link" not in html and "<script" not in html
+    assert '<table id="summary-table">' in html and '<table id="failed-runs">' in html
+    assert "0123456789abcdef0123456789abcdef01234567" in html  # git_commit
+    assert "strategy=glob(*)" in html  # the sweep's multirun.yaml
+    assert "(synthetic: FashionSynth)" in html
+    for reason in sweep.failed.values():
+        assert reason in html
+
+
+def test_real_data_is_labelled_deepfashion(tmp_path, kit):
+    """Only FashionSynth runs get the synthetic label; real data keeps its name."""
+    sweep = kit.make_sweep(tmp_path / "s", seeds=(0,), broken=False, samples=False)
+    for job in sweep.root.iterdir():
+        metrics = job / "metrics.json"
+        if metrics.is_file():
+            text = metrics.read_text().replace("synth_studio", "fashion_mnist")
+            text = text.replace("synth_wild", "deepfashion").replace(
+                '"synthetic": true', '"synthetic": false'
+            )
+            metrics.write_text(text)
+    frame = collect_runs([sweep.root])
+    assert synthetic_note(frame) == ""
+    assert domain_label(frame, "target") == "DeepFashion"
+    assert domain_label(frame[frame["strategy"] == "fmnist_baseline"], "source") == "Fashion-MNIST"
+    mixed = pd.concat([frame, collect_runs([kit.make_sweep(tmp_path / "t", seeds=(0,)).root])])
+    assert "synthetic" in synthetic_note(mixed)
