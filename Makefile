@@ -1,0 +1,43 @@
+# fashion-transfer: `make help` lists the targets. Every target installs first when needed.
+SHELL := /bin/bash
+VENV ?= .venv
+PY := $(VENV)/bin/python
+STAMP := $(VENV)/.installed
+DATA ?= $(if $(wildcard ../shared/data/FashionMNIST/raw),../shared/data,data)
+SYNTH ?= data/FashionSynth
+SWEEP ?= multirun/demo
+ARGS ?=
+
+.DEFAULT_GOAL := help
+.PHONY: help install test test-fast lint format baseline synth demo analyze bench clean
+
+help: ## List the targets
+	@grep -E '^[a-zA-Z_-]+:.*?## ' $(MAKEFILE_LIST) | awk -F ':.*?## ' '{printf "  \033[36m%-10s\033[0m %s\n", $$1, $$2}'
+
+$(STAMP): pyproject.toml
+	python3 -m venv $(VENV)
+	$(PY) -m pip install -q --upgrade pip
+	$(PY) -m pip install -q -e '.[dev,launchers]'
+	touch $(STAMP)
+
+install: $(STAMP) ## Make .venv and install the suite with its dev tools and Hydra launchers
+
+test: $(STAMP) ## Run every test: fast ones and the slow end-to-end sweeps
+	$(PY) -m pytest -m "slow or not slow" $(ARGS)
+
+test-fast: $(STAMP) ## Run the fast tests only (a few minutes)
+	$(PY) -m pytest $(ARGS)
+
+lint: $(STAMP) ## ruff check and format check
+	$(VENV)/bin/ruff check src tests
+	$(VENV)/bin/ruff format --check src tests
+
+format: $(STAMP) ## Format the code with ruff
+	$(VENV)/bin/ruff format src tests
+	$(VENV)/bin/ruff check --fix src tests
+
+baseline: $(STAMP) ## Train the Fashion-MNIST baseline on real data (DATA=dir holding FashionMNIST/raw)
+	$(PY) -m fashion_transfer.train strategy=fmnist_baseline paths.data_dir=$(DATA) $(ARGS)
+
+clean: ## Remove run outputs (keeps data and .venv)
+	rm -rf outputs multirun

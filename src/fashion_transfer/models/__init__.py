@@ -1,0 +1,1 @@
+"""Models share one interface (docs/CONTRACTS.md): float [0, 1] input, normalisation inside."""

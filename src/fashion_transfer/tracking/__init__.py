@@ -1,0 +1,1 @@
+"""Experiment tracking. `wandb_run` is the only module that imports wandb."""

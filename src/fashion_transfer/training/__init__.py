@@ -1,0 +1,1 @@
+"""The training loop as small functions: batches, epochs, stages, checkpoints, metrics."""

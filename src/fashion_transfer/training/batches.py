@@ -1,0 +1,128 @@
+"""Batches by indexing uint8 tensors, and augmentation applied to whole batches on the device.
+
+Per-sample PIL transforms cost more than a small CNN's forward pass on 28x28 images; indexing one
+uint8 tensor and augmenting the batch with tensor ops keeps the model, not the data path, the limit.
+"""
+
+from __future__ import annotations
+
+import queue
+import threading
+from collections.abc import Iterator
+
+import torch
+import torch.nn.functional as F
+
+from fashion_transfer.data.base import Split
+
+
+def batch_order(
+    n: int, batch_size: int, shuffle: bool, seed: int, drop_last: bool
+) -> list[torch.Tensor]:
+    """Index batches for one epoch; a pure function of the seed, so a resumed epoch repeats exactly."""
+    order = (
+        torch.randperm(n, generator=torch.Generator().manual_seed(seed))
+        if shuffle
+        else torch.arange(n)
+    )
+    batches = list(order.split(batch_size))
+    if drop_last and len(batches) > 1 and len(batches[-1]) < batch_size:
+        batches.pop()
+    return batches
+
+
+def _prefetched(items: Iterator, depth: int = 2) -> Iterator:
+    """Run a generator one thread ahead, so memory-map reads overlap the model's compute."""
+    q: queue.Queue = queue.Queue(maxsize=depth)
+    done = object()
+
+    def worker() -> None:
+        try:
+            for item in items:
+                q.put(item)
+        except BaseException as exc:  # re-raised in the consumer
+            q.put(exc)
+        q.put(done)
+
+    threading.Thread(target=worker, daemon=True).start()
+    while (item := q.get()) is not done:
+        if isinstance(item, BaseException):
+            raise item
+        yield item
+
+
+def iterate_batches(
+    split: Split,
+    batch_size: int,
+    device: torch.device,
+    shuffle: bool = False,
+    seed: int = 0,
+    drop_last: bool = False,
+) -> Iterator[tuple[torch.Tensor, torch.Tensor]]:
+    """Yield (float images in [0, 1] on device, labels on device)."""
+
+    def raw() -> Iterator[tuple[torch.Tensor, torch.Tensor]]:
+        for idx in batch_order(len(split), batch_size, shuffle, seed, drop_last):
+            yield split.batch(idx)
+
+    source = raw() if isinstance(split.images, torch.Tensor) else _prefetched(raw())
+    non_blocking = device.type == "cuda"
+    for images, labels in source:
+        if non_blocking:
+            images, labels = images.pin_memory(), labels.pin_memory()
+        images = images.to(device, non_blocking=non_blocking).float().div_(255.0)
+        yield images, labels.to(device, non_blocking=non_blocking)
+
+
+def augment(
+    x: torch.Tensor,
+    generator: torch.Generator,
+    hflip: bool = False,
+    translate: int = 0,
+    erase_p: float = 0.0,
+    erase_size: float = 0.25,
+) -> torch.Tensor:
+    """Random horizontal flip, translation (pad + random crop) and cutout for a float batch.
+
+    Random numbers come from `generator` (on the CPU) so results are the same on every device.
+    """
+    b, _, h, w = x.shape
+    dev = x.device
+    if hflip:
+        flip = (torch.rand(b, generator=generator) < 0.5).to(dev)
+        x = torch.where(flip.view(b, 1, 1, 1), x.flip(-1), x)
+    if translate > 0:
+        t = translate
+        padded = F.pad(x, (t, t, t, t), mode="replicate")
+        oy = torch.randint(0, 2 * t + 1, (b,), generator=generator).to(dev)
+        ox = torch.randint(0, 2 * t + 1, (b,), generator=generator).to(dev)
+        rows = (oy[:, None] + torch.arange(h, device=dev))[:, None, :, None]
+        cols = (ox[:, None] + torch.arange(w, device=dev))[:, None, None, :]
+        bidx = torch.arange(b, device=dev)[:, None, None, None]
+        cidx = torch.arange(x.shape[1], device=dev)[None, :, None, None]
+        x = padded[bidx, cidx, rows, cols]
+    if erase_p > 0:
+        s = max(1, round(erase_size * min(h, w)))
+        apply = (torch.rand(b, generator=generator) < erase_p).to(dev)
+        y0 = torch.randint(0, h - s + 1, (b,), generator=generator).to(dev)
+        x0 = torch.randint(0, w - s + 1, (b,), generator=generator).to(dev)
+        ys = torch.arange(h, device=dev)[None, :]
+        xs = torch.arange(w, device=dev)[None, :]
+        in_y = (ys >= y0[:, None]) & (ys < y0[:, None] + s)
+        in_x = (xs >= x0[:, None]) & (xs < x0[:, None] + s)
+        mask = (in_y[:, :, None] & in_x[:, None, :] & apply[:, None, None])[:, None]
+        x = x.masked_fill(mask, 0.0)
+    return x
+
+
+def fit_input(x: torch.Tensor, channels: int, size: int) -> torch.Tensor:
+    """Adapt a batch to a model's expected input: gray <-> RGB and resolution."""
+    if x.shape[1] == 1 and channels == 3:
+        x = x.expand(-1, 3, -1, -1)
+    elif x.shape[1] == 3 and channels == 1:
+        x = (x * torch.tensor([0.299, 0.587, 0.114], device=x.device).view(1, 3, 1, 1)).sum(1, True)
+    if x.shape[-1] != size or x.shape[-2] != size:
+        x = F.interpolate(
+            x, size=(size, size), mode="bilinear", antialias=True, align_corners=False
+        )
+    return x

@@ -1,0 +1,249 @@
+"""One job: the strategy's stages in order, then the evaluation that DESIGN.md asks for."""
+
+from __future__ import annotations
+
+import json
+import logging
+import time
+from pathlib import Path
+
+import numpy as np
+import torch
+from hydra.core.hydra_config import HydraConfig
+from hydra.types import RunMode
+from hydra.utils import instantiate
+from omegaconf import DictConfig, OmegaConf
+
+from fashion_transfer.data.base import Domain
+from fashion_transfer.errors import DataError, TrainingFailed, UserError
+from fashion_transfer.training.checkpoint import load_checkpoint
+from fashion_transfer.training.evaluation import samples_of, test_report
+from fashion_transfer.training.stages import RunContext, run_stage
+from fashion_transfer.utils import git_commit, pick_device, seed_everything
+
+log = logging.getLogger(__name__)
+SCHEMA_VERSION = 1
+
+
+def _group(cfg: DictConfig, name: str) -> str:
+    """The W&B group: explicit `group=`, else the multirun sweep's folder name, else the run name."""
+    if cfg.get("group"):
+        return str(cfg.group)
+    try:
+        hc = HydraConfig.get()
+        if hc.mode == RunMode.MULTIRUN:
+            return Path(hc.sweep.dir).name
+    except ValueError:
+        pass
+    return name
+
+
+def _dataset_name(cfg: DictConfig, slot: str) -> str | None:
+    return cfg[slot].get("name") if slot in cfg else None
+
+
+def _new_record(cfg: DictConfig, run_dir: Path, group: str) -> dict:
+    stages = cfg.strategy.stages
+    slots = [s.data for s in stages.values()]
+    first = next(iter(stages.values()))
+    return {
+        "schema_version": SCHEMA_VERSION,
+        "status": "running",
+        "failure_reason": None,
+        "strategy": cfg.strategy.name,
+        "seed": int(cfg.seed),
+        "run_name": cfg.name,
+        "group": group,
+        "run_dir": str(run_dir),
+        "git_commit": git_commit(),
+        "synthetic": any(bool(cfg[s].get("synthetic", False)) for s in set(slots)),
+        "source_dataset": _dataset_name(cfg, "source") if "source" in slots else None,
+        "target_dataset": _dataset_name(cfg, "target") if "target" in slots else None,
+        "source_view": cfg.source.get("view") if "source" in slots else None,
+        "target_view": cfg.target.get("view") if "target" in slots else None,
+        "train_fraction": float(cfg[slots[-1]].get("train_fraction", 1.0)),
+        "model": cfg.model.get("name"),
+        "backbone": cfg.model.get("backbone_name"),
+        "pretrained": bool(cfg.model.get("pretrained", False)),
+        "params": None,
+        "device": None,
+        "wall_time_s": 0.0,
+        "best_epoch": None,
+        "val_acc": None,
+        "test_acc": None,
+        "source_test_acc": None,
+        "target_top1": None,
+        "target_top3": None,
+        "target_top5": None,
+        "target_macro_acc": None,
+        "shared_acc": None,
+        "shared_macro_acc": None,
+        "shared_n": None,
+        "shared_mode": None,
+        "reverse_acc": None,
+        "reverse_n": None,
+        "classes": None,
+        "per_class_acc": None,
+        "confusion_matrix": None,
+        "shared_classes": None,
+        "shared_confusion": None,
+        "history": [],
+        "stages": {},
+        "data": {},
+        "first_stage": first.data,
+    }
+
+
+def _load_domain(cfg: DictConfig, slot: str) -> Domain:
+    try:
+        return instantiate(cfg[slot])
+    except DataError as exc:
+        raise DataError(f"{slot} ({cfg[slot].get('name', slot)}): {exc}") from exc
+
+
+def _resume_payload(cfg: DictConfig, run_dir: Path) -> dict | None:
+    last = run_dir / "checkpoints" / "last.pt"
+    if cfg.resume is False or not last.exists():
+        return None
+    payload = load_checkpoint(last)
+    log.info("resuming from %s (stage %s, epoch %d)", last, payload["stage"], payload["epoch"])
+    return payload
+
+
+def _amp_dtype(cfg: DictConfig, device: torch.device) -> torch.dtype | None:
+    amp = cfg.train.get("amp", "auto")
+    if amp == "auto":
+        return torch.bfloat16 if device.type == "cuda" else None
+    return torch.bfloat16 if amp else None
+
+
+def _headline(record: dict) -> dict:
+    keys = (
+        "val_acc",
+        "test_acc",
+        "source_test_acc",
+        "target_top1",
+        "target_top3",
+        "target_top5",
+        "target_macro_acc",
+        "shared_acc",
+        "reverse_acc",
+        "best_epoch",
+    )
+    return {k: record.get(k) for k in keys}
+
+
+def _after_stage(ctx: RunContext, name: str, slot: str, model, domain: Domain, final: bool) -> None:
+    """Score the stage's own test split with its selected weights (source accuracy is read here)."""
+    rep, logits = test_report(model, domain, ctx.device, ctx.cfg.train.eval_batch_size)
+    rec = ctx.record
+    rec["stages"][name]["test_acc"] = rep["acc"]
+    if slot == "source":
+        rec["source_test_acc"] = rep["acc"]
+    if final:
+        stage = rec["stages"][name]
+        rec.update(
+            best_epoch=stage["best_epoch"],
+            val_acc=stage["best_val_acc"],
+            test_acc=rep["acc"],
+            classes=domain.classes,
+            per_class_acc=rep["per_class_acc"],
+            confusion_matrix=rep["confusion_matrix"],
+        )
+        if slot == "target":
+            rec.update(
+                target_top1=rep["acc"],
+                target_top3=rep["top3"],
+                target_top5=rep["top5"],
+                target_macro_acc=rep["macro_acc"],
+            )
+    ctx.samples[slot] = samples_of(domain, logits, ctx.cfg.eval.samples, ctx.cfg.seed)
+
+
+def _write_samples(ctx: RunContext, domains: dict[str, Domain]) -> None:
+    arrays: dict[str, np.ndarray] = {}
+    meta = {}
+    for slot, s in ctx.samples.items():
+        for key, value in s.items():
+            arrays[f"{slot}_{key}"] = value
+        meta[f"{slot}_classes"] = (
+            domains[slot].classes if slot in domains else ctx.record["shared_classes"]
+        )
+    arrays["samples_meta"] = np.array(json.dumps(meta))
+    tmp = ctx.run_dir / ".samples.tmp.npz"
+    np.savez_compressed(tmp, **arrays)
+    tmp.replace(ctx.run_dir / "samples.npz")
+
+
+def run_strategy(cfg: DictConfig) -> dict:
+    """Run every stage of `cfg.strategy`, resume inside a killed run, record everything."""
+    from fashion_transfer.config_check import check_config
+    from fashion_transfer.training.cross_domain import cross_domain_evaluation
+
+    check_config(cfg)
+    seed_everything(cfg.seed)
+    started = time.perf_counter()
+    run_dir = Path(cfg.paths.output_dir).resolve()
+    run_dir.mkdir(parents=True, exist_ok=True)
+    resume = _resume_payload(cfg, run_dir)
+    group = _group(cfg, cfg.name)
+    record = json.loads(resume["record"]) if resume else _new_record(cfg, run_dir, group)
+    record.update(status="running", failure_reason=None)
+    device = pick_device(cfg.device)
+    config_dict = OmegaConf.to_container(cfg, resolve=True)
+    # Called as a partial so the run's config (which holds `_target_`s) is not instantiated.
+    tracker = instantiate(cfg.logger, _partial_=True)(
+        run_dir=run_dir,
+        name=cfg.name,
+        group=group,
+        job_type=cfg.strategy.name,
+        run_config=config_dict,
+    )
+    ctx = RunContext(
+        cfg=cfg,
+        device=device,
+        run_dir=run_dir,
+        tracker=tracker,
+        record=record,
+        amp_dtype=_amp_dtype(cfg, device),
+        resume=resume,
+        config_dict=config_dict,
+    )
+    record["device"] = str(device)
+    exit_code = 0
+    try:
+        ctx.write_record()
+        stages = list(cfg.strategy.stages.items())
+        slots = list(dict.fromkeys(s.data for _, s in stages))
+        domains = {slot: _load_domain(cfg, slot) for slot in slots}
+        record["data"] = {slot: domains[slot].report for slot in slots}
+        model = instantiate(cfg.model, num_classes=domains[stages[0][1].data].num_classes).to(
+            device
+        )
+        record["params"] = sum(p.numel() for p in model.parameters())
+        for i, (name, stage_cfg) in enumerate(stages):
+            domain = domains[stage_cfg.data]
+            if model.num_classes != domain.num_classes:
+                model.reset_classifier(domain.num_classes)
+                model.to(device)
+            if resume is not None and i < resume["stage_index"]:
+                continue  # finished before the crash; its results are in the resumed record
+            run_stage(ctx, i, name, stage_cfg, model, domain)
+            _after_stage(ctx, name, stage_cfg.data, model, domain, final=i == len(stages) - 1)
+        cross_domain_evaluation(ctx, model, domains)
+        _write_samples(ctx, domains)
+        record["status"] = "completed"
+    except (TrainingFailed, UserError) as exc:
+        record.update(status="failed", failure_reason=str(exc))
+        exit_code = exc.exit_code
+        raise
+    except BaseException as exc:
+        record.update(status="failed", failure_reason=f"{type(exc).__name__}: {exc}")
+        exit_code = 1
+        raise
+    finally:
+        record["wall_time_s"] = record.get("wall_time_s", 0.0) + time.perf_counter() - started
+        ctx.write_record()
+        tracker.summary({**_headline(record), "status": record["status"]})
+        tracker.finish(exit_code)
+    return _headline(record)

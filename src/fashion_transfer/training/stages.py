@@ -1,0 +1,193 @@
+"""A strategy is a list of stages; a stage trains one model on one data set for some epochs.
+
+Model selection uses the validation split; at the end of a stage the best weights are restored and
+kept as `checkpoints/stage_<name>_best.pt`, so a later stage starts from the selected model.
+"""
+
+from __future__ import annotations
+
+import logging
+import shutil
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import torch
+from hydra.utils import instantiate
+from omegaconf import DictConfig, OmegaConf
+from torch import nn
+
+from fashion_transfer.data.base import Domain
+from fashion_transfer.models.freeze import set_backbone_trainable
+from fashion_transfer.training.checkpoint import load_checkpoint, make_payload, save_checkpoint
+from fashion_transfer.training.loop import TrainState, evaluate, train_one_epoch
+from fashion_transfer.training.metrics import write_json_atomic
+from fashion_transfer.training.optim import build_optimizer
+
+log = logging.getLogger(__name__)
+
+
+@dataclass
+class RunContext:
+    """What every stage shares: config, device, run folder, tracker and the growing record."""
+
+    cfg: DictConfig
+    device: torch.device
+    run_dir: Path
+    tracker: Any
+    record: dict
+    amp_dtype: torch.dtype | None = None
+    resume: dict | None = None  # the last.pt payload when continuing a killed run
+    global_step: int = 0
+    config_dict: dict = field(default_factory=dict)
+    samples: dict = field(default_factory=dict)  # slot -> images/labels/preds for samples.npz
+
+    @property
+    def ckpt_dir(self) -> Path:
+        return self.run_dir / "checkpoints"
+
+    def write_record(self) -> None:
+        write_json_atomic(self.run_dir / "metrics.json", self.record)
+
+
+def epoch_seed(seed: int, stage_index: int, epoch: int) -> int:
+    """A distinct, reproducible seed for every epoch of every stage."""
+    return (seed * 1_000_003 + stage_index * 10_007 + epoch) % 2**62
+
+
+def _save(
+    ctx: RunContext,
+    path: Path,
+    state: TrainState,
+    stage: str,
+    index: int,
+    epoch: int,
+    best: tuple[float, int],
+) -> None:
+    save_checkpoint(
+        path,
+        make_payload(
+            model=state.model,
+            optimizer=state.optimizer,
+            scheduler=state.scheduler,
+            stage=stage,
+            stage_index=index,
+            epoch=epoch,
+            best_val_acc=best[0],
+            best_epoch=best[1],
+            global_step=state.global_step,
+            record=ctx.record,
+            config=ctx.config_dict,
+        ),
+    )
+
+
+def build_state(
+    ctx: RunContext, stage_cfg: DictConfig, model: nn.Module, domain: Domain, stage_name: str
+) -> TrainState:
+    cfg = ctx.cfg
+    lr = stage_cfg.lr if stage_cfg.get("lr") is not None else cfg.optimizer.lr
+    factory = instantiate(cfg.optimizer)
+    optimizer = build_optimizer(
+        factory,
+        model,
+        lr=lr,
+        weight_decay=cfg.optimizer.get("weight_decay", 0.0),
+        backbone_lr_factor=stage_cfg.backbone_lr_factor,
+    )
+    steps = max(1, len(domain.train) // stage_cfg.batch_size)
+    if cfg.train.get("max_steps_per_epoch"):
+        steps = min(steps, cfg.train.max_steps_per_epoch)
+    sched_cfg = OmegaConf.merge(cfg.schedule, stage_cfg.get("schedule") or {})
+    scheduler = instantiate(sched_cfg)(optimizer, steps_per_epoch=steps, epochs=stage_cfg.epochs)
+    return TrainState(
+        model=model,
+        optimizer=optimizer,
+        scheduler=scheduler,
+        device=ctx.device,
+        criterion=nn.CrossEntropyLoss(label_smoothing=cfg.train.label_smoothing),
+        batch_size=stage_cfg.batch_size,
+        eval_batch_size=cfg.train.eval_batch_size,
+        augment=dict(domain.augment),
+        amp_dtype=ctx.amp_dtype,
+        log_every=cfg.train.log_every,
+        on_step=ctx.tracker.log,
+        stage=stage_name,
+        global_step=ctx.global_step,
+        max_steps=cfg.train.get("max_steps_per_epoch"),
+    )
+
+
+def run_stage(
+    ctx: RunContext, index: int, name: str, stage_cfg: DictConfig, model: nn.Module, domain: Domain
+) -> dict:
+    """Train one stage (resuming inside it when a checkpoint says so); returns its summary."""
+    state = build_state(ctx, stage_cfg, model, domain, name)
+    start_epoch, best = 0, (-1.0, 0)
+    if ctx.resume is not None and ctx.resume["stage_index"] == index:
+        model.load_state_dict(ctx.resume["model"])
+        state.optimizer.load_state_dict(ctx.resume["optimizer"])
+        state.scheduler.load_state_dict(ctx.resume["scheduler"])
+        start_epoch, best = (
+            ctx.resume["epoch"],
+            (ctx.resume["best_val_acc"], ctx.resume["best_epoch"]),
+        )
+        state.global_step = ctx.resume["global_step"]
+        log.info("resuming stage %s after epoch %d", name, start_epoch)
+        ctx.resume = None
+    summary = ctx.record["stages"].setdefault(name, {})
+    summary.update(
+        dataset=domain.name,
+        epochs=stage_cfg.epochs,
+        unfreeze_after=stage_cfg.unfreeze_after,
+        batch_size=stage_cfg.batch_size,
+    )
+    t0 = time.perf_counter()
+    for epoch in range(start_epoch, stage_cfg.epochs):
+        frozen = state.frozen = epoch < stage_cfg.unfreeze_after
+        train = train_one_epoch(
+            state,
+            domain.train,
+            epoch_seed(ctx.cfg.seed, index, epoch),
+            desc=f"{name} {epoch + 1}/{stage_cfg.epochs}",
+        )
+        val = evaluate(model, domain.val, ctx.device, state.eval_batch_size, state.criterion)
+        entry = {
+            "stage": name,
+            "epoch": epoch + 1,
+            "global_epoch": sum(1 for h in ctx.record["history"]) + 1,
+            **train,
+            "val_loss": val["loss"],
+            "val_acc": val["acc"],
+            "frozen": frozen,
+        }
+        ctx.record["history"].append(entry)
+        if val["acc"] > best[0]:
+            best = (val["acc"], epoch + 1)
+            _save(ctx, ctx.ckpt_dir / "best.pt", state, name, index, epoch + 1, best)
+        summary.update(best_epoch=best[1], best_val_acc=best[0])
+        ctx.tracker.log(
+            {f"{name}/{k}": v for k, v in entry.items() if k != "stage"}, state.global_step
+        )
+        log.info(
+            "[%s] epoch %d/%d train_loss %.4f train_acc %.4f val_acc %.4f lr %.2e %.1fs%s",
+            name,
+            epoch + 1,
+            stage_cfg.epochs,
+            train["train_loss"],
+            train["train_acc"],
+            val["acc"],
+            train["lr"],
+            train["seconds"],
+            " (backbone frozen)" if frozen else "",
+        )
+        _save(ctx, ctx.ckpt_dir / "last.pt", state, name, index, epoch + 1, best)
+        ctx.write_record()
+    set_backbone_trainable(model, True)
+    best_payload = load_checkpoint(ctx.ckpt_dir / "best.pt", ctx.device)
+    model.load_state_dict(best_payload["model"])
+    shutil.copyfile(ctx.ckpt_dir / "best.pt", ctx.ckpt_dir / f"stage_{name}_best.pt")
+    summary["seconds"] = summary.get("seconds", 0.0) + time.perf_counter() - t0
+    ctx.global_step = state.global_step
+    return summary
