@@ -1,10 +1,11 @@
-"""The DeepFashion loader on tiny official-layout roots: parsing, preprocessing, every bad input."""
+"""The DeepFashion loader on FashionSynth roots: parsing, preprocessing, every bad input."""
 
 from __future__ import annotations
 
 import io
 import logging
 import shutil
+from collections import Counter
 from pathlib import Path
 
 import pytest
@@ -16,6 +17,8 @@ from PIL import Image
 
 from fashion_transfer.data.deepfashion import load_deepfashion
 from fashion_transfer.data.deepfashion_lists import SOURCE_URL, validate_layout
+from fashion_transfer.data.synth import WILD_TO_FMNIST
+from fashion_transfer.data.transforms import make_spec, transform
 from fashion_transfer.errors import ConfigError, DataError
 
 pytestmark = pytest.mark.filterwarnings("ignore:The image decoding:DeprecationWarning")
@@ -26,21 +29,26 @@ LISTS = {
     "bbox": "Anno/list_bbox.txt",
     "part": "Eval/list_eval_partition.txt",
 }
+N = 30  # images in the fixture root (conftest.N_IMAGES)
 
 
-def load(root: Path, **kwargs) -> object:
+def load(root: Path, **kwargs):
     kwargs.setdefault("resolution", 32)
     kwargs.setdefault("workers", 1)
     return load_deepfashion(root, **kwargs)
 
 
-def set_field(lines: list[str], lineno: int, field: int, value: str) -> list[str]:
-    """Replace one whitespace-separated field of a 1-based line, keeping the name padding."""
-    name, *rest = lines[lineno - 1].split()
-    fields = [name, *rest]
-    fields[field] = value
-    lines[lineno - 1] = fields[0].ljust(71) + " ".join(fields[1:])
-    return lines
+def split_sizes(written: dict) -> dict[str, int]:
+    return {s: written["splits"].count(s) for s in ("train", "val", "test")}
+
+
+def image_size(path: Path) -> tuple[int, int]:
+    with Image.open(path) as img:
+        return img.size
+
+
+def first_of(written: dict, split: str) -> int:
+    return written["splits"].index(split)
 
 
 def test_parser_reads_the_official_layout(df_root: Path, written: dict) -> None:
@@ -49,38 +57,55 @@ def test_parser_reads_the_official_layout(df_root: Path, written: dict) -> None:
     assert lists.names == written["names"]
     assert (lists.labels + 1).tolist() == written["labels"]
     assert [tuple(b) for b in lists.boxes.tolist()] == written["boxes"]
-    assert {s: len(p) for s, p in lists.splits.items()} == {"train": 18, "val": 6, "test": 6}
+    assert {s: len(p) for s, p in lists.splits.items()} == split_sizes(written)
+    for i, name in enumerate(lists.names):  # FashionSynth names items after their category
+        assert name.split("/")[1].endswith("_" + lists.categories[lists.labels[i]])
+        with Image.open(lists.image_path(i)) as img:
+            x1, y1, x2, y2 = lists.boxes[i]
+            assert max(img.size) == 300 and 0 <= x1 < x2 <= img.width and 0 <= y1 < y2 <= img.height
 
 
-def test_rgb_domain(df_root: Path) -> None:
+def test_rgb_domain(df_root: Path, written: dict) -> None:
     domain = load(df_root, name="synth_wild", synthetic=True)
     assert domain.name == "synth_wild" and domain.report["synthetic"] is True
     assert len(domain.classes) == 50 and domain.channels == 3 and domain.resolution == 32
-    assert domain.train.images.shape == (18, 3, 32, 32) and domain.train.images.dtype == torch.uint8
-    assert domain.report["splits"] == {"train": 18, "val": 6, "test": 6}
-    assert (
-        "Anorak" in domain.report["empty_categories"]
-        and "Tee" not in domain.report["empty_categories"]
-    )
-    assert len(domain.report["empty_categories"]) == 44
-    assert domain.train.labels.dtype == torch.int64
-    assert domain.classes[int(domain.train.labels[0])] == "Tee"
+    n_train = split_sizes(written)["train"]
+    assert domain.train.images.shape == (n_train, 3, 32, 32)
+    assert domain.train.images.dtype == torch.uint8 and domain.train.labels.dtype == torch.int64
+    assert domain.report["splits"] == split_sizes(written)
+    used = {written["categories"][label - 1] for label in written["labels"]}
+    assert set(domain.report["empty_categories"]) == set(written["categories"]) - used
+    train_labels = [
+        lab - 1 for lab, s in zip(written["labels"], written["splits"], strict=True) if s == "train"
+    ]
+    assert domain.train.labels.tolist() == train_labels
 
 
-def test_fmnist_view_is_dark_background_gray_28(df_root: Path) -> None:
+def test_fmnist_view_shape_range_and_dark_background(
+    df_root: Path, written: dict, studio_photo
+) -> None:
+    """A light studio photo comes out as a bright garment on black, as in Fashion-MNIST."""
+    row = first_of(written, "test")
+    studio_photo(df_root / "Img" / written["names"][row], written["boxes"][row])
     domain = load(df_root, view="fmnist", resolution=28)
     x = domain.test.images
-    assert x.shape == (6, 1, 28, 28) and x.dtype == torch.uint8 and domain.channels == 1
-    x = x.float()
-    border = torch.cat([x[..., 0, :], x[..., -1, :], x[..., :, 0], x[..., :, -1]], dim=-1).mean()
-    centre = x[..., 10:18, 10:18].mean()
-    assert border < 60 and centre > border + 80  # garment bright on black, as in Fashion-MNIST
-    assert x.max() > 150 and x.min() < 30
+    assert x.shape == (split_sizes(written)["test"], 1, 28, 28) and x.dtype == torch.uint8
+    assert domain.channels == 1 and domain.resolution == 28
+    img = x[0, 0].float()
+    border = torch.cat([img[0], img[-1], img[:, 0], img[:, -1]]).mean()
+    assert border < 40 and img[10:18, 10:18].mean() > 150
+    plain = load(df_root, view="fmnist", resolution=28, invert_background=False).test.images
+    assert plain[0, 0, 0].float().mean() > 150  # not inverted: the light background stays
 
 
-def test_fmnist_view_without_inversion_keeps_light_background(df_root: Path) -> None:
-    x = load(df_root, view="fmnist", resolution=28, invert_background=False).test.images.float()
-    assert x[..., 0, :].mean() > 150
+def test_auto_inversion_rule() -> None:
+    spec = make_spec(28, "fmnist", 0.0, True, "auto")
+    light = torch.full((3, 60, 40), 220, dtype=torch.uint8)
+    light[:, 20:40, 10:30] = 30
+    dark = 255 - light
+    for img in (light, dark):  # either way the background ends up dark
+        out = transform(img, (0, 0, 40, 60), spec)[0].float()
+        assert out.shape == (28, 28) and out[0].mean() < 40 and out[14, 14] > 200
 
 
 def test_fmnist_view_refuses_another_resolution(df_root: Path) -> None:
@@ -95,6 +120,7 @@ def test_fmnist_view_refuses_another_resolution(df_root: Path) -> None:
         ("label_space", "fmnist", "dataset.label_space"),
         ("train_fraction", 0.0, "dataset.train_fraction"),
         ("invert_background", "maybe", "dataset.invert_background"),
+        ("crop_margin", -0.1, "dataset.crop_margin"),
         ("cache", True, "dataset.cache_dir"),
     ],
 )
@@ -120,33 +146,38 @@ def test_missing_paths_are_one_line_errors(df_root: Path, missing: str) -> None:
 
 
 def test_missing_synthetic_root_says_how_to_generate(tmp_path: Path) -> None:
-    with pytest.raises(DataError, match="fashion_transfer.data.synth"):
+    with pytest.raises(DataError, match="python -m fashion_transfer.data.synth --out"):
         load(tmp_path / "wild", synthetic=True)
+
+
+def _box(lines: list[str], lineno: int) -> list[int]:
+    return [int(v) for v in lines[lineno - 1].split()[1:]]
 
 
 @pytest.mark.parametrize(
     ("key", "change", "line", "words"),
     [
-        ("img", lambda ls: ["31", *ls[1:]], 1, "count line says 31"),
-        ("bbox", lambda ls: ls[:-1], 1, "count line says 30 entries but 29"),
-        ("cloth", lambda ls: ["49", *ls[1:]], 1, "says 49"),
-        ("img", lambda ls: set_field(ls, 7, 1, "51"), 7, "outside 1..50"),
-        ("img", lambda ls: set_field(ls, 4, 1, "0"), 4, "outside 1..50"),
-        ("img", lambda ls: set_field(ls, 5, 1, "x"), 5, "not an integer"),
-        ("bbox", lambda ls: [*ls[:9], ls[9] + " 12", *ls[10:]], 10, "expected 5 fields"),
-        ("part", lambda ls: [*ls[:2], ls[2].split()[0], *ls[3:]], 3, "expected 2 fields"),
-        ("part", lambda ls: set_field(ls, 12, 1, "validation"), 12, "evaluation_status"),
-        ("bbox", lambda ls: [ls[0], "image_name x1 y1 x2 y2", *ls[2:]], 2, "expected header"),
-        ("bbox", lambda ls: set_field(ls, 6, 0, "img/Other/img_00000001.jpg"), 6, "missing from"),
-        ("img", lambda ls: [*ls[:3], ls[2], *ls[4:]], 4, "already listed at line 3"),
-        ("cloth", lambda ls: set_field(ls, 5, 1, "4"), 5, "category_type"),
+        ("img", lambda ls, f: [str(N + 1), *ls[1:]], 1, f"count line says {N + 1} entries but {N}"),
+        ("bbox", lambda ls, f: ls[:-1], 1, f"count line says {N} entries but {N - 1}"),
+        ("cloth", lambda ls, f: ["49", *ls[1:]], 1, "says 49"),
+        ("img", lambda ls, f: f(ls, 7, 1, "51"), 7, "outside 1..50"),
+        ("img", lambda ls, f: f(ls, 4, 1, "0"), 4, "outside 1..50"),
+        ("img", lambda ls, f: f(ls, 5, 1, "x"), 5, "not an integer"),
+        ("bbox", lambda ls, f: [*ls[:9], ls[9] + " 12", *ls[10:]], 10, "expected 5 fields"),
+        ("bbox", lambda ls, f: f(ls, 11, 2, "1.5"), 11, "not an integer"),
+        ("part", lambda ls, f: [*ls[:2], ls[2].split()[0], *ls[3:]], 3, "expected 2 fields"),
+        ("part", lambda ls, f: f(ls, 12, 1, "validation"), 12, "evaluation_status"),
+        ("bbox", lambda ls, f: [ls[0], "image_name x1 y1 x2 y2", *ls[2:]], 2, "expected header"),
+        ("bbox", lambda ls, f: f(ls, 6, 0, "img/Other/img_00000001.jpg"), 6, "missing from"),
+        ("img", lambda ls, f: [*ls[:3], ls[2], *ls[4:]], 4, "already listed at line 3"),
+        ("cloth", lambda ls, f: f(ls, 5, 1, "4"), 5, "category_type"),
     ],
 )
 def test_malformed_lists_name_file_and_line(
-    df_root: Path, edit_lines, key, change, line, words
+    df_root: Path, edit_lines, set_fields, key, change, line, words
 ) -> None:
     path = df_root / LISTS[key]
-    edit_lines(path, change)
+    edit_lines(path, lambda ls: change(ls, set_fields))
     with pytest.raises(DataError) as err:
         load(df_root)
     message = str(err.value)
@@ -155,7 +186,7 @@ def test_malformed_lists_name_file_and_line(
 
 def test_image_missing_from_a_list_names_the_other_list(df_root: Path, edit_lines) -> None:
     """Drop one entry (and fix the count) from the partition: the image list's line is named."""
-    edit_lines(df_root / LISTS["part"], lambda ls: ["29", *ls[1:7], *ls[8:]])
+    edit_lines(df_root / LISTS["part"], lambda ls: [str(N - 1), *ls[1:7], *ls[8:]])
     with pytest.raises(DataError) as err:
         load(df_root)
     assert f"{df_root / LISTS['img']} line 8:" in str(err.value)
@@ -163,61 +194,70 @@ def test_image_missing_from_a_list_names_the_other_list(df_root: Path, edit_line
 
 
 def test_clipped_and_ignored_boxes_are_counted_and_logged_once(
-    df_root: Path, edit_lines, caplog: pytest.LogCaptureFixture
+    df_root: Path, edit_lines, set_fields, caplog: pytest.LogCaptureFixture
 ) -> None:
     def damage(ls: list[str]) -> list[str]:
-        for lineno in (3, 4):  # two boxes past the right/bottom edge
-            ls = set_field(ls, lineno, 3, "900")
-        ls = set_field(ls, 5, 3, "010")  # inverted: x_2 < x_1
-        return set_field(ls, 6, 4, ls[5].split()[2])  # empty: y_2 == y_1
+        for lineno in (3, 4):  # two boxes past the right edge
+            ls = set_fields(ls, lineno, 3, "900")
+        ls = set_fields(ls, 5, 3, str(_box(ls, 5)[0]))  # empty: x_2 == x_1
+        return set_fields(set_fields(ls, 6, 2, "050"), 6, 4, "010")  # inverted: y_2 < y_1
 
     edit_lines(df_root / LISTS["bbox"], damage)
     with caplog.at_level(logging.WARNING, logger="fashion_transfer.data"):
         report = load(df_root).report
     assert report["clipped_boxes"] == 2 and report["ignored_boxes"] == 2
     messages = [r.getMessage() for r in caplog.records]
-    assert (
-        sum("clipped" in m for m in messages) == 1
-        and sum("whole image" in m for m in messages) == 1
-    )
+    assert sum("clipped" in m for m in messages) == 1
+    assert sum("whole image" in m for m in messages) == 1
     assert any("2 bounding boxes extend past" in m for m in messages)
 
 
-def test_ignored_box_uses_the_whole_image(df_root: Path, edit_lines) -> None:
-    before = load(df_root, crop_margin=0.0).train.images[0]
-    edit_lines(df_root / LISTS["bbox"], lambda ls: set_field(ls, 3, 3, "000"))
-    after = load(df_root, crop_margin=0.0).train.images[0]
-    with Image.open(df_root / "Img" / validate_layout(df_root).names[0]) as img:
-        w, h = img.size
-    edit_lines(
-        df_root / LISTS["bbox"], lambda ls: set_field(set_field(ls, 3, 1, "0"), 3, 3, str(w))
-    )
-    edit_lines(
-        df_root / LISTS["bbox"], lambda ls: set_field(set_field(ls, 3, 2, "0"), 3, 4, str(h))
-    )
-    whole = load(df_root, crop_margin=0.0).train.images[0]
+def test_ignored_box_uses_the_whole_image(
+    df_root: Path, written: dict, edit_lines, set_fields
+) -> None:
+    train = [i for i, s in enumerate(written["splits"]) if s == "train"]
+    sizes = [image_size(df_root / "Img" / written["names"][i]) for i in train]
+    areas = [
+        (x2 - x1) * (y2 - y1) / (w * h)
+        for (w, h), (x1, y1, x2, y2) in zip(
+            sizes, (written["boxes"][i] for i in train), strict=True
+        )
+    ]
+    row = min(range(len(train)), key=areas.__getitem__)  # the box furthest from the whole image
+    line, (w, h) = train[row] + 3, sizes[row]
+    bbox = df_root / LISTS["bbox"]
+    before = load(df_root, crop_margin=0.0).train.images[row]
+    edit_lines(bbox, lambda ls: set_fields(ls, line, 3, str(_box(ls, line)[0])))  # empty box
+    after = load(df_root, crop_margin=0.0).train.images[row]
+    for field, value in ((1, 0), (2, 0), (3, w), (4, h)):
+        edit_lines(bbox, lambda ls, fi=field, v=value: set_fields(ls, line, fi, str(v)))
+    whole = load(df_root, crop_margin=0.0).train.images[row]
     assert not torch.equal(before, after) and torch.equal(after, whole)
 
 
 def test_corrupt_jpeg_is_skipped_reported_and_logged(
     df_root: Path, written: dict, caplog: pytest.LogCaptureFixture
 ) -> None:
-    name = written["names"][0]  # a train image
+    name = written["names"][first_of(written, "train")]
     path = df_root / "Img" / name
-    path.write_bytes(path.read_bytes()[:600])
+    path.write_bytes(path.read_bytes()[:600])  # truncated
     with caplog.at_level(logging.WARNING, logger="fashion_transfer.data"):
         domain = load(df_root, max_bad_fraction=0.1)
+    n_train = split_sizes(written)["train"]
     assert domain.report["bad_images"] == [f"Img/{name}"]
-    assert domain.report["bad_per_split"]["train"] == 1 and len(domain.train) == 17
-    assert any(f"Img/{name}" in r.getMessage() for r in caplog.records)
+    assert domain.report["bad_per_split"]["train"] == 1 and len(domain.train) == n_train - 1
+    assert domain.report["splits"]["train"] == n_train - 1
+    assert sum(f"Img/{name}" in r.getMessage() for r in caplog.records) == 1
 
 
 def test_too_many_bad_images_fail_naming_split_and_option(df_root: Path, written: dict) -> None:
-    (df_root / "Img" / written["names"][0]).write_bytes(b"not a jpeg at all")
+    (df_root / "Img" / written["names"][first_of(written, "train")]).write_bytes(b"not a jpeg")
     with pytest.raises(DataError) as err:
-        load(df_root)  # default 1%: one bad image of 18 is too many
+        load(df_root)  # default 1%: one bad image of ~20 is too many
     message = str(err.value)
-    assert "1 of 18 images of split train" in message and "dataset.max_bad_fraction=0.01" in message
+    n_train = split_sizes(written)["train"]
+    assert f"1 of {n_train} images of split train" in message
+    assert "dataset.max_bad_fraction=0.01" in message and "fashion_transfer.data.check" in message
 
 
 def test_pillow_fallback_decodes_what_libjpeg_rejects(df_root: Path, written: dict) -> None:
@@ -234,23 +274,35 @@ def test_train_fraction_is_stratified_and_seeded(df_root: Path) -> None:
     full = load(df_root)
     half = load(df_root, train_fraction=0.5, fraction_seed=3)
     again = load(df_root, train_fraction=0.5, fraction_seed=3)
-    counts = torch.bincount(half.train.labels, minlength=50)
-    assert (
-        counts[torch.bincount(full.train.labels, minlength=50) > 0] == 2
-    ).all()  # round(0.5 * 3)
+    other = load(df_root, train_fraction=0.5, fraction_seed=4)
+    per_class = Counter(full.train.labels.tolist())
+    assert Counter(half.train.labels.tolist()) == {
+        c: max(1, round(0.5 * n)) for c, n in per_class.items()
+    }
     assert torch.equal(half.train.images, again.train.images)
+    assert not torch.equal(half.train.images, other.train.images)
     assert torch.equal(half.val.images, full.val.images) and torch.equal(
         half.test.labels, full.test.labels
     )
+    assert half.report["train_fraction"] == 0.5
 
 
-def test_shared_label_space_drops_unmapped(df_root: Path) -> None:
+def test_shared_label_space_drops_unmapped(df_root: Path, written: dict) -> None:
     label_map = OmegaConf.load(CONF / "label_map" / "deepfashion_to_fmnist.yaml")
     domain = load(df_root, label_space="shared", label_map=label_map)
-    assert domain.classes == ["T-shirt/top", "Trouser", "Pullover", "Dress", "Coat", "Shirt"]
-    assert domain.report["splits"] == {"train": 15, "val": 5, "test": 5}  # Skirt left out
-    assert domain.report["dropped_unmapped"] == 5
-    assert sorted(torch.unique(domain.train.labels).tolist()) == [0, 1, 3, 4, 5]
+    shared = ["T-shirt/top", "Trouser", "Pullover", "Dress", "Coat", "Shirt"]
+    assert domain.classes == shared
+    mapped = [WILD_TO_FMNIST[written["categories"][lab - 1]] for lab in written["labels"]]
+    expected = {s: sum(m is not None for m, sp in zip(mapped, written["splits"], strict=True) if sp == s)
+                for s in ("train", "val", "test")}  # fmt: skip
+    assert domain.report["splits"] == expected
+    assert domain.report["dropped_unmapped"] == sum(m is None for m in mapped) > 0
+    train = [
+        shared.index(m)
+        for m, sp in zip(mapped, written["splits"], strict=True)
+        if sp == "train" and m
+    ]
+    assert domain.train.labels.tolist() == train
     with pytest.raises(ConfigError, match="dataset.label_map"):
         load(df_root, label_space="shared")
 

@@ -10,6 +10,7 @@ from omegaconf import OmegaConf
 
 from fashion_transfer.data.fashion_mnist import FMNIST_CLASSES
 from fashion_transfer.data.label_map import LabelMap
+from fashion_transfer.data.synth import WILD_TO_FMNIST
 from fashion_transfer.errors import ConfigError
 
 MAP_FILE = Path(__file__).resolve().parents[2] / "conf" / "label_map" / "deepfashion_to_fmnist.yaml"
@@ -28,6 +29,12 @@ def categories(fixture_categories: list[str]) -> list[str]:
 @pytest.fixture
 def cfg() -> dict:
     return OmegaConf.to_container(OmegaConf.load(MAP_FILE))
+
+
+def test_agrees_with_the_synth_generator(cfg: dict) -> None:
+    """FashionSynth's wild categories carry the same Fashion-MNIST class as the map gives them."""
+    owner = {name: shared for shared, names in cfg["classes"].items() for name in names}
+    assert {c: owner.get(c) for c in WILD_TO_FMNIST} == WILD_TO_FMNIST
 
 
 def test_every_category_appears_exactly_once(cfg: dict, categories: list[str]) -> None:

@@ -59,13 +59,16 @@ class DeepFashionLists:
 def layout_error(root: Path, what: str, synthetic: bool = False) -> DataError:
     """One-line error for a missing root, list file or image folder, saying how to get the data."""
     if synthetic:
-        hint = "generate it with `python -m fashion_transfer.data.synth` (FashionSynth wild)"
+        hint = (
+            "generate it with `python -m fashion_transfer.data.synth --out DIR` "
+            "(writes DIR/wild) and set paths.synth_dir=DIR"
+        )
     else:
-        hint = f"get the Category and Attribute Prediction Benchmark from {SOURCE_URL}"
-    return DataError(
-        f"{what}; a DeepFashion root {root} must hold {LAYOUT}: {hint} "
-        "and point paths.data_dir (or dataset.root) at it"
-    )
+        hint = (
+            f"get the Category and Attribute Prediction Benchmark from {SOURCE_URL} "
+            "and set paths.data_dir to the folder holding DeepFashion/"
+        )
+    return DataError(f"{what}; a DeepFashion root {root} must hold {LAYOUT}: {hint}")
 
 
 def _read_entries(
