@@ -94,3 +94,23 @@ def test_real_data_is_labelled_deepfashion(tmp_path, kit):
     assert domain_label(frame[frame["strategy"] == "fmnist_baseline"], "source") == "Fashion-MNIST"
     mixed = pd.concat([frame, collect_runs([kit.make_sweep(tmp_path / "t", seeds=(0,)).root])])
     assert "synthetic" in synthetic_note(mixed)
+
+
+def test_failed_runs_stay_one_line_each_in_summary_md(tmp_path, kit):
+    """Training may record a multi-line reason (a wrapped exception); the table must not break."""
+    from fashion_transfer.analysis import stats
+    from fashion_transfer.analysis.report import write_summary_md
+
+    kit.write_job(tmp_path / "s" / "0", "adapter_scratch", 0)
+    kit.write_job(tmp_path / "s" / "1", "adapter_scratch", 1, status="failed")
+    metrics_file = tmp_path / "s" / "1" / "metrics.json"
+    reason = "InstantiationException: Error in call to target 'x':\nDataError('missing | data')\nfull_key: source"
+    metrics_file.write_text(
+        metrics_file.read_text().replace(kit.failure, reason.replace("\n", "\\n"))
+    )
+    frame = collect_runs([tmp_path / "s"])
+    write_summary_md(frame, stats.summarise(frame), [], tmp_path / "summary.md")
+    failed = (tmp_path / "summary.md").read_text().split("## Failed runs")[1].split("## Figures")[0]
+    rows = [line for line in failed.splitlines() if line.startswith(f"| {tmp_path / 's' / '1'} |")]
+    assert len(rows) == 1
+    assert rows[0].endswith("full_key: source |") and "missing \\| data" in rows[0]

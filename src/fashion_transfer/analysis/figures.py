@@ -145,7 +145,8 @@ def transfer_gap(frame: pd.DataFrame) -> tuple[Figure, str]:
     )
     label_bars(ax)
     ax.set(xlabel="", ylabel="test accuracy (%)", ylim=(0, 105))
-    ax.set_title(f"Transfer gap: {src} → {tgt}\nmean over seeds, 95% t-interval")
+    title = fill(f"Transfer gap: {src} → {tgt}", width=int(fig.get_figwidth() * 9))
+    ax.set_title(f"{title}\nmean over seeds, 95% t-interval")
     sns.move_legend(
         ax,
         "upper center",
@@ -155,11 +156,17 @@ def transfer_gap(frame: pd.DataFrame) -> tuple[Figure, str]:
         fontsize=8,
         frameon=False,
     )
+    present = set(data["measure"])
+    parts = []
+    if m_src in present:
+        parts.append(f"the Fashion-MNIST baseline on its own test set ({src})")
+    if not base.empty and base["shared_acc"].notna().any():
+        parts.append(f"the baseline zero-shot on {tgt} (shared 6-class space, Fashion-MNIST view)")
+    if not others.empty:
+        parts.append("every other strategy in the shared space and over all target classes")
     caption = (
-        f"Bars: the Fashion-MNIST baseline on its own test set and zero-shot on {tgt} "
-        "(shared 6-class space, target images in the Fashion-MNIST view), then every other "
-        "strategy in the shared space and over all target classes. Whiskers: 95% Student-t "
-        "interval over seeds (none where n=1)."
+        "Bars: " + "; ".join(parts) + ". Whiskers: 95% Student-t interval over seeds "
+        "(none where n=1)."
     )
     return fig, caption
 

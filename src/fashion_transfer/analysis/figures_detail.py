@@ -266,9 +266,14 @@ def sample_grid(frame: pd.DataFrame) -> tuple[Figure, str]:
             if c == 0:
                 ax.set_ylabel(label, fontsize=7, rotation=0, ha="right", va="center")
     fig.suptitle("Sample predictions (true → predicted; green right, red wrong)", fontsize=10)
-    caption = (
-        "Row by row: the source test set with the baseline's predictions; the target test set "
-        "in RGB with the best strategy's predictions; the same target in the Fashion-MNIST view "
-        "(crop, gray, 28x28) with the baseline's zero-shot predictions in the shared space."
-    )
+    what = {
+        "source": "the source test set",
+        "target": "the target test set in RGB (50-way labels)",
+        "fmnist_view": "the target test set in the Fashion-MNIST view (crop, gray, 28x28; shared classes)",
+    }
+    described = [
+        f"{what[prefix]} with {label.splitlines()[-1]}'s predictions"
+        for prefix, _, _, label in rows
+    ]
+    caption = "Rows: " + "; ".join(described) + ". Samples of the first seed found for each row."
     return fig, caption

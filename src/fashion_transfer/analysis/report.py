@@ -43,8 +43,12 @@ figcaption{color:#444;font-size:.9em;margin-top:.4em} pre{background:#f7f7f7;pad
 
 
 def synthetic_note(frame: pd.DataFrame) -> str:
-    """Title suffix: FashionSynth results must never pass for DeepFashion results."""
-    flags = frame["synthetic"].dropna().astype(bool)
+    """Title suffix: FashionSynth results must never pass for DeepFashion results.
+
+    Judged on the completed runs (the ones numbers come from), or on all runs when none completed.
+    """
+    done = stats.completed(frame)
+    flags = (done if not done.empty else frame)["synthetic"].dropna().astype(bool)
     if flags.empty or not flags.any():
         return ""
     return (
@@ -81,18 +85,24 @@ def failed_runs(frame: pd.DataFrame) -> pd.DataFrame:
 
 def _md_table(headers: Sequence[str], rows: Sequence[Sequence[str]]) -> str:
     lines = ["| " + " | ".join(headers) + " |", "|" + "---|" * len(headers)]
-    lines += ["| " + " | ".join(str(c).replace("|", "\\|") for c in row) + " |" for row in rows]
+    # A cell must stay on one line (a multi-line failure_reason would break the table).
+    lines += [
+        "| " + " | ".join(" ".join(str(c).split()).replace("|", "\\|") for c in row) + " |"
+        for row in rows
+    ]
     return "\n".join(lines)
 
 
 def intro(frame: pd.DataFrame) -> str:
     """One paragraph: how many runs, which data, how to read the numbers."""
     done = stats.completed(frame)
-    base = done[stats.is_zero_shot_baseline(done)]
+    names = {}
+    for side in ("source", "target"):
+        known = done[f"{side}_dataset"].dropna()
+        names[side] = domain_label(done, side) if not known.empty else "none recorded"
     return (
         f"{len(frame)} runs: {len(done)} completed, {len(frame) - len(done)} failed. "
-        f"Source: {domain_label(base if not base.empty else done, 'source')}; "
-        f"target: {domain_label(done, 'target')}. Accuracies in percent, as mean ± 95% "
+        f"Source: {names['source']}; target: {names['target']}. Accuracies in percent, as mean ± 95% "
         "confidence interval over seeds (Student's t); n=1 means a single run, no interval. "
         "Only completed runs enter the means."
     )
