@@ -200,6 +200,16 @@ def test_wandb_offline_transaction_log_written_by_real_client(tmp_path, kit):
         assert same(row[key], metrics[key]), key
     assert row["config"]["target"] == {"name": "synth_wild"}
 
+    # A job killed mid-run leaves a torn log without the final summary and exit record.
+    log = next(runs[0].glob("run-*.wandb"))
+    killed = tmp_path / "killed" / "offline-run-20260101_000000-killed"
+    killed.mkdir(parents=True)
+    data = log.read_bytes()
+    (killed / log.name).write_bytes(data[: len(data) // 3])
+    row = read_offline_run(killed)
+    assert row["status"] == "failed" and "never finished" in row["failure_reason"]
+    assert row["strategy"] == "deepfashion_imagenet"  # the run record (config) comes first
+
 
 class FakeRun(SimpleNamespace):
     """What the analysis reads from a `wandb.apis.public.Run`."""
