@@ -62,9 +62,12 @@ def _new_record(cfg: DictConfig, run_dir: Path, group: str) -> dict:
         "source_view": cfg.source.get("view") if "source" in slots else None,
         "target_view": cfg.target.get("view") if "target" in slots else None,
         "train_fraction": float(cfg[slots[-1]].get("train_fraction", 1.0)),
-        "model": cfg.model.get("name"),
-        "backbone": cfg.model.get("backbone_name"),
-        "pretrained": bool(cfg.model.get("pretrained", False)),
+        "model": None,  # filled in once the model is built
+        "backbone": None,
+        "pretrained": bool(
+            OmegaConf.select(cfg, "model.pretrained", default=False)
+            or OmegaConf.select(cfg, "model.backbone.pretrained", default=False)
+        ),
         "params": None,
         "device": None,
         "wall_time_s": 0.0,
@@ -157,6 +160,7 @@ def _after_stage(ctx: RunContext, name: str, slot: str, model, domain: Domain, f
                 target_top5=rep["top5"],
                 target_macro_acc=rep["macro_acc"],
             )
+    ctx.test_logits[slot] = logits
     ctx.samples[slot] = samples_of(domain, logits, ctx.cfg.eval.samples, ctx.cfg.seed)
 
 
@@ -221,6 +225,9 @@ def run_strategy(cfg: DictConfig) -> dict:
             device
         )
         record["params"] = sum(p.numel() for p in model.parameters())
+        backbone = getattr(model, "backbone", None)
+        record["model"] = type(model).__name__
+        record["backbone"] = getattr(model, "name", None) or getattr(backbone, "name", None)
         for i, (name, stage_cfg) in enumerate(stages):
             domain = domains[stage_cfg.data]
             if model.num_classes != domain.num_classes:

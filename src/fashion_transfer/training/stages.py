@@ -42,6 +42,7 @@ class RunContext:
     global_step: int = 0
     config_dict: dict = field(default_factory=dict)
     samples: dict = field(default_factory=dict)  # slot -> images/labels/preds for samples.npz
+    test_logits: dict = field(default_factory=dict)  # slot -> test logits of the stage's best model
 
     @property
     def ckpt_dir(self) -> Path:
