@@ -36,7 +36,7 @@ from fashion_transfer.data.transforms import ImageFacts, PreprocessSpec, preproc
 
 log = logging.getLogger(__name__)
 
-FORMAT_VERSION = 1
+FORMAT_VERSION = 2  # bump whenever the file layout or the pixels produced change
 MARKER = "COMPLETE"
 INDEX = "index.json"
 
