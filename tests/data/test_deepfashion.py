@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import io
+import json
 import logging
 import shutil
 from collections import Counter
@@ -79,6 +80,7 @@ def test_rgb_domain(df_root: Path, written: dict) -> None:
         lab - 1 for lab, s in zip(written["labels"], written["splits"], strict=True) if s == "train"
     ]
     assert domain.train.labels.tolist() == train_labels
+    assert json.loads(json.dumps(domain.report)) == domain.report  # goes verbatim into metrics.json
 
 
 def test_fmnist_view_shape_range_and_dark_background(

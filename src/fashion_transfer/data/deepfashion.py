@@ -110,6 +110,17 @@ def load_deepfashion(
         "preprocess_seconds": round(seconds, 3),
         **_quality(lists, selected, facts, name, max_bad_fraction),
     }
+    log.info(
+        "%s: %s images at %dx%d (%s view, %s labels) in %.1f s%s",
+        name,
+        "/".join(str(report["splits"][s]) for s in SPLITS),
+        spec.resolution,
+        spec.resolution,
+        spec.view,
+        label_space,
+        seconds,
+        f", cache {'hit' if hit else 'built'} {key}" if cache else "",
+    )
     if label_space == "shared":
         report["dropped_unmapped"] = int(sum((label_of[lists.splits[s]] < 0).sum() for s in SPLITS))
     augment = (
