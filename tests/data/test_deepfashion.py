@@ -95,7 +95,7 @@ def test_fmnist_view_shape_range_and_dark_background(
     assert domain.channels == 1 and domain.resolution == 28
     img = x[0, 0].float()
     border = torch.cat([img[0], img[-1], img[:, 0], img[:, -1]]).mean()
-    assert border < 40 and img[10:18, 10:18].mean() > 150
+    assert border < 60 and img[10:18, 10:18].mean() > 150  # light background (225) became ~30
     plain = load(df_root, view="fmnist", resolution=28, invert_background=False).test.images
     assert plain[0, 0, 0].float().mean() > 150  # not inverted: the light background stays
 

@@ -110,24 +110,11 @@ def load_deepfashion(
         "preprocess_seconds": round(seconds, 3),
         **_quality(lists, selected, facts, name, max_bad_fraction),
     }
-    log.info(
-        "%s: %s images at %dx%d (%s view, %s labels) in %.1f s%s",
-        name,
-        "/".join(str(report["splits"][s]) for s in SPLITS),
-        spec.resolution,
-        spec.resolution,
-        spec.view,
-        label_space,
-        seconds,
-        f", cache {'hit' if hit else 'built'} {key}" if cache else "",
-    )
+    _log_summary(report)
     if label_space == "shared":
         report["dropped_unmapped"] = int(sum((label_of[lists.splits[s]] < 0).sum() for s in SPLITS))
-    augment = (
-        OmegaConf.to_container(augment, resolve=True)
-        if isinstance(augment, DictConfig)
-        else augment
-    )
+    if isinstance(augment, DictConfig):
+        augment = OmegaConf.to_container(augment, resolve=True)
     return Domain(
         name=name,
         classes=classes,
@@ -262,6 +249,21 @@ def _quality(
         "bad_images": [path for path, _ in bad],
         "bad_per_split": bad_per_split,
     }
+
+
+def _log_summary(report: dict) -> None:
+    cache = report["cache"]
+    log.info(
+        "%s: %s train/val/test images at %dx%d (%s view, %s labels) in %.1f s%s",
+        report["name"],
+        "/".join(str(n) for n in report["splits"].values()),
+        report["resolution"],
+        report["resolution"],
+        report["view"],
+        report["label_space"],
+        report["preprocess_seconds"],
+        f", cache {'hit' if cache['hit'] else 'built'} {cache['key']}" if cache["enabled"] else "",
+    )
 
 
 def _log_once(name: str, counts: dict[str, int], bad: list[tuple[str, str]]) -> None:
