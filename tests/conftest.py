@@ -54,6 +54,17 @@ def _offline_wandb(monkeypatch, tmp_path):
     monkeypatch.setenv("WANDB_SILENT", "true")
 
 
+@pytest.fixture(scope="session")
+def tiny_synth(tmp_path_factory) -> Path:
+    """A tiny FashionSynth pair (studio idx + wild DeepFashion layout) for `experiment=smoke`."""
+    from fashion_transfer.data.synth import generate_studio, generate_wild
+
+    root = tmp_path_factory.mktemp("synth")
+    generate_studio(root / "studio", n_train=300, n_test=100, seed=0)
+    generate_wild(root / "wild", n_images=80, seed=0)
+    return root
+
+
 @pytest.fixture
 def tiny_data(tmp_path) -> Path:
     return write_tiny_fmnist(tmp_path / "data")

@@ -40,15 +40,30 @@ REQUIRED = {
 }
 
 
-def _run(make_cfg, data: Path, run_dir: Path, *extra: str) -> dict:
-    cfg = make_cfg(*SMOKE, f"paths.data_dir={data}", *extra, run_dir=run_dir)
+def _run(make_cfg, data: Path, run_dir: Path, *extra: str, synth: Path) -> dict:
+    """A smoke run of the baseline on tiny idx data, scored zero-shot on tiny FashionSynth wild."""
+    cfg = make_cfg(
+        *SMOKE,
+        "dataset@source=fashion_mnist",
+        f"paths.data_dir={data}",
+        f"paths.synth_dir={synth}",
+        *extra,
+        run_dir=run_dir,
+    )
     train(cfg)
     return json.loads((run_dir / "metrics.json").read_text())
 
 
-def test_smoke_run_writes_complete_metrics(make_cfg, tiny_data, tmp_path):
+def test_smoke_run_writes_complete_metrics(make_cfg, tiny_data, tiny_synth, tmp_path):
     run_dir = tmp_path / "run"
-    m = _run(make_cfg, tiny_data, run_dir, "budget.source.epochs=2", "source.val_size=50")
+    m = _run(
+        make_cfg,
+        tiny_data,
+        run_dir,
+        "budget.source.epochs=2",
+        "source.val_size=50",
+        synth=tiny_synth,
+    )
     assert m.keys() >= REQUIRED
     assert m["status"] == "completed" and m["strategy"] == "fmnist_baseline" and m["seed"] == 0
     model = instantiate(make_cfg().model, num_classes=10)
@@ -69,7 +84,7 @@ def test_smoke_run_writes_complete_metrics(make_cfg, tiny_data, tmp_path):
     assert json.loads(load_checkpoint(run_dir / "checkpoints" / "last.pt")["config"])["seed"] == 0
 
 
-def test_tiny_data_is_learned(make_cfg, tiny_data, tmp_path):
+def test_tiny_data_is_learned(make_cfg, tiny_data, tiny_synth, tmp_path):
     """The loop really trains: bars at class-specific rows are easy to separate."""
     m = _run(
         make_cfg,
@@ -79,21 +94,22 @@ def test_tiny_data_is_learned(make_cfg, tiny_data, tmp_path):
         "source.val_size=50",
         "source.train_fraction=1.0",
         "train.max_steps_per_epoch=null",
+        synth=tiny_synth,
     )
     assert m["test_acc"] > 0.6
 
 
-def test_same_seed_same_metrics_different_seed_different(make_cfg, tiny_data, tmp_path):
-    a = _run(make_cfg, tiny_data, tmp_path / "a", "source.val_size=50")
-    b = _run(make_cfg, tiny_data, tmp_path / "b", "source.val_size=50")
-    c = _run(make_cfg, tiny_data, tmp_path / "c", "source.val_size=50", "seed=1")
+def test_same_seed_same_metrics_different_seed_different(make_cfg, tiny_data, tiny_synth, tmp_path):
+    a = _run(make_cfg, tiny_data, tmp_path / "a", "source.val_size=50", synth=tiny_synth)
+    b = _run(make_cfg, tiny_data, tmp_path / "b", "source.val_size=50", synth=tiny_synth)
+    c = _run(make_cfg, tiny_data, tmp_path / "c", "source.val_size=50", "seed=1", synth=tiny_synth)
     strip = ("seconds", "wall_time_s", "run_dir")
     hist = lambda m: [{k: v for k, v in h.items() if k not in strip} for h in m["history"]]  # noqa: E731
     assert hist(a) == hist(b) and a["confusion_matrix"] == b["confusion_matrix"]
     assert hist(a) != hist(c)
 
 
-def test_wandb_offline_run_folder(make_cfg, tiny_data, tmp_path, monkeypatch):
+def test_wandb_offline_run_folder(make_cfg, tiny_data, tiny_synth, tmp_path, monkeypatch):
     monkeypatch.setenv("WANDB_MODE", "offline")
     run_dir = tmp_path / "run"
     cfg = make_cfg(
