@@ -47,7 +47,7 @@ def _autocast(state: TrainState):
     return torch.autocast(state.device.type, dtype=state.amp_dtype)
 
 
-def _model_input(model: nn.Module, x: torch.Tensor) -> torch.Tensor:
+def model_input(model: nn.Module, x: torch.Tensor) -> torch.Tensor:
     """Feed the model what it expects; the adapter takes gray and RGB itself."""
     if getattr(model, "accepts_any_input", False):
         return x
@@ -66,36 +66,50 @@ def _progress(total: int, desc: str):
     return None
 
 
+def train_step(
+    state: TrainState, x: torch.Tensor, y: torch.Tensor
+) -> tuple[torch.Tensor, torch.Tensor]:
+    """One optimizer step on a batch the model can take as is; returns (loss, logits)."""
+    with _autocast(state):
+        logits = state.model(x)
+        loss = state.criterion(logits.float(), y)
+    state.optimizer.zero_grad(set_to_none=True)
+    loss.backward()
+    state.optimizer.step()
+    return loss, logits
+
+
 def train_one_epoch(state: TrainState, split: Split, epoch_seed: int, desc: str = "") -> dict:
     """Train over `split` once; returns mean loss, accuracy, last lr and seconds.
 
     Shuffling and augmentation draw from generators seeded by `epoch_seed`, so an epoch is a pure
-    function of the weights it starts from (exact resume after a crash).
+    function of the weights it starts from (exact resume after a crash). Loss and accuracy are
+    summed on the device; the host reads them (a device sync) only every `log_every` steps.
     """
     state.model.train()
     set_backbone_trainable(state.model, not state.frozen)
     torch.manual_seed(epoch_seed)  # dropout
     gen = torch.Generator().manual_seed(epoch_seed + 1)
-    batches = iterate_batches(
-        split, state.batch_size, state.device, shuffle=True, seed=epoch_seed, drop_last=True
-    )
     n_batches = max(1, len(split) // state.batch_size)
     if state.max_steps:
         n_batches = min(n_batches, state.max_steps)
+    batches = iterate_batches(
+        split,
+        state.batch_size,
+        state.device,
+        shuffle=True,
+        seed=epoch_seed,
+        drop_last=True,
+        max_batches=n_batches,
+    )
     bar = _progress(n_batches, desc)
     loss_sum = torch.zeros((), device=state.device)
     correct = torch.zeros((), device=state.device, dtype=torch.long)
     seen, start = 0, time.perf_counter()
     for i, (x, y) in enumerate(batches):
-        if i >= n_batches:
-            break
-        x = _model_input(state.model, augment(x, gen, **state.augment))
-        with _autocast(state):
-            logits = state.model(x)
-            loss = state.criterion(logits.float(), y)
-        state.optimizer.zero_grad(set_to_none=True)
-        loss.backward()
-        state.optimizer.step()
+        loss, logits = train_step(
+            state, model_input(state.model, augment(x, gen, **state.augment)), y
+        )
         state.scheduler.step()
         state.global_step += 1
         loss_sum += loss.detach() * len(y)
@@ -143,7 +157,7 @@ def predict(model: nn.Module, split: Split, device: torch.device, batch_size: in
     model.eval()
     out = []
     for x, _ in iterate_batches(split, batch_size, device):
-        out.append(model(_model_input(model, x)).float().cpu())
+        out.append(model(model_input(model, x)).float().cpu())
     return torch.cat(out) if out else torch.empty(0)
 
 
