@@ -25,7 +25,8 @@ from pathlib import Path
 import numpy as np
 
 from fashion_transfer.data.idx import write_idx
-from fashion_transfer.data.synth_render import choose, render_studio, render_wild, sample_fabric
+from fashion_transfer.data.synth_fabric import choose, sample_fabric
+from fashion_transfer.data.synth_render import render_studio, render_wild
 from fashion_transfer.data.synth_shapes import sample_model
 from fashion_transfer.errors import ConfigError, UserError
 

@@ -9,11 +9,16 @@ Everything is numpy over whole arrays plus PIL polygons; randomness comes only f
 
 from __future__ import annotations
 
-from dataclasses import dataclass
-
 import numpy as np
 from PIL import Image, ImageDraw, ImageFilter
 
+from fashion_transfer.data.synth_fabric import (
+    STUDIO_PATTERNS,
+    Fabric,
+    choose,
+    pattern,
+    smooth_noise,
+)
 from fashion_transfer.data.synth_shapes import (
     BODY,
     DARK,
@@ -26,15 +31,6 @@ from fashion_transfer.data.synth_shapes import (
 )
 
 STUDIO_CANVAS = 56  # drawn at twice Fashion-MNIST's size, then box-filtered to 28
-PATTERNS = ("solid", "stripes", "vstripes", "checks", "dots", "blotch", "denim", "ribs", "heather")
-
-_PALETTES = {
-    "neutral": [(0.95, 0.95, 0.93), (0.1, 0.1, 0.1), (0.5, 0.5, 0.5), (0.85, 0.78, 0.65), (0.2, 0.22, 0.35), (0.35, 0.3, 0.28)],
-    "denim": [(0.25, 0.35, 0.6), (0.15, 0.2, 0.4), (0.45, 0.55, 0.75), (0.1, 0.12, 0.2)],
-    "earth": [(0.4, 0.42, 0.25), (0.65, 0.55, 0.35), (0.45, 0.3, 0.2), (0.3, 0.33, 0.3), (0.55, 0.25, 0.2)],
-    "pastel": [(0.95, 0.8, 0.85), (0.8, 0.9, 0.95), (0.9, 0.95, 0.8), (0.95, 0.9, 0.75), (0.85, 0.8, 0.95)],
-    "bright": [(0.85, 0.15, 0.15), (0.1, 0.5, 0.85), (0.95, 0.75, 0.1), (0.2, 0.65, 0.3), (0.9, 0.4, 0.6), (0.95, 0.5, 0.1)],
-}  # fmt: skip
 _SKIN = [
     (0.96, 0.8, 0.69),
     (0.87, 0.67, 0.53),
@@ -42,117 +38,6 @@ _SKIN = [
     (0.55, 0.38, 0.26),
     (0.36, 0.24, 0.17),
 ]
-
-# category -> (palette weights, pattern weights): real categories have typical colours and fabrics
-_LOOKS: dict[str, tuple[dict[str, float], dict[str, float]]] = {
-    "Tee": ({"bright": 4, "neutral": 4, "pastel": 2}, {"solid": 5, "stripes": 3, "heather": 2}),
-    "Tank": ({"bright": 3, "neutral": 4, "pastel": 3}, {"solid": 5, "stripes": 2, "ribs": 3}),
-    "Button-Down": ({"neutral": 4, "pastel": 3, "denim": 3}, {"checks": 4.5, "vstripes": 2.5, "solid": 3}),
-    "Blouse": ({"pastel": 5, "bright": 2, "neutral": 3}, {"blotch": 3.5, "dots": 3, "solid": 3.5}),
-    "Sweater": ({"earth": 3, "neutral": 4, "bright": 3}, {"ribs": 5, "heather": 3, "stripes": 2}),
-    "Hoodie": ({"neutral": 5, "bright": 3, "earth": 2}, {"heather": 6, "solid": 4}),
-    "Coat": ({"neutral": 5, "earth": 5}, {"solid": 5, "checks": 2, "heather": 3}),
-    "Parka": ({"earth": 6, "neutral": 4}, {"solid": 6, "blotch": 2, "heather": 2}),
-    "Dress": ({"bright": 3, "neutral": 4, "pastel": 3}, {"solid": 5, "blotch": 2.5, "dots": 2.5}),
-    "Sundress": ({"pastel": 5, "bright": 5}, {"blotch": 5, "dots": 2, "stripes": 1.5, "checks": 1.5}),
-    "Jeans": ({"denim": 8.5, "neutral": 1.5}, {"denim": 1}),
-    "Joggers": ({"neutral": 6, "earth": 2, "bright": 2}, {"heather": 7, "solid": 3}),
-    "Shorts": ({"denim": 4, "earth": 3, "bright": 3}, {"solid": 4, "denim": 3, "checks": 3}),
-    "Skirt": ({"neutral": 3, "pastel": 3, "bright": 2, "denim": 2}, {"solid": 4, "checks": 2, "blotch": 2, "dots": 2}),
-    "Romper": ({"pastel": 4, "bright": 4, "neutral": 2}, {"blotch": 4, "solid": 4, "stripes": 2}),
-}  # fmt: skip
-_STUDIO_PATTERNS = {
-    "solid": 4.5,
-    "stripes": 1.2,
-    "checks": 0.8,
-    "dots": 0.6,
-    "blotch": 1,
-    "heather": 1.2,
-    "ribs": 0.7,
-}
-
-
-@dataclass
-class Fabric:
-    """What an item is made of: two colours mixed by a pattern, plus trim, print and stitch colours."""
-
-    pattern: str
-    colours: np.ndarray  # (8, 3) float in [0, 1], one row per part role (0: pattern's 2nd colour)
-    freq: float
-    phase: float
-    contrast: float
-
-
-def choose(rng: np.random.Generator, weights: dict[str, float]) -> str:
-    """One key, drawn with probability proportional to its weight (one uniform draw)."""
-    cum = np.cumsum(list(weights.values()))
-    return list(weights)[int(np.searchsorted(cum, rng.random() * cum[-1], side="right"))]
-
-
-def _colour(rng: np.random.Generator, palette: str) -> np.ndarray:
-    options = _PALETTES[palette]
-    base = np.array(options[int(rng.integers(len(options)))])
-    return np.clip(base + rng.normal(0, 0.05, 3), 0, 1)
-
-
-def sample_fabric(category: str, rng: np.random.Generator) -> Fabric:
-    """An item's fabric, drawn from its category's typical colours and patterns."""
-    palettes, patterns = _LOOKS[category]
-    kind = choose(rng, patterns)
-    c1 = _colour(rng, choose(rng, palettes))
-    c2 = _colour(rng, choose(rng, palettes)) if rng.random() < 0.6 else 1 - c1 * rng.uniform(0.6, 1)
-    trim = (
-        c1 * rng.uniform(0.7, 0.9)
-        if rng.random() < 0.7
-        else _colour(rng, choose(rng, dict.fromkeys(_PALETTES, 1.0)))
-    )
-    stitch = np.array([0.8, 0.55, 0.2]) if kind == "denim" else c1 * 0.55
-    colours = np.stack(
-        [
-            c2,
-            c1,
-            trim,
-            c1 * 0.3,
-            _colour(rng, "bright"),
-            stitch,
-            _colour(rng, "neutral"),
-            _colour(rng, "neutral") * 0.3 + 0.65,
-        ]
-    )
-    freq = {"denim": 45.0, "ribs": 18.0, "dots": 7.0}.get(kind, 4.0) * rng.uniform(0.7, 1.5)
-    return Fabric(kind, colours, freq, float(rng.random()), float(rng.uniform(0.5, 1.0)))
-
-
-def smooth_noise(rng: np.random.Generator, height: int, width: int, cells: int) -> np.ndarray:
-    """Low-frequency noise in [0, 1]: a few random values upsampled bilinearly (fast, no loops)."""
-    small = Image.fromarray(rng.random((cells, cells), dtype=np.float32))
-    return np.asarray(small.resize((width, height), Image.Resampling.BILINEAR))
-
-
-def pattern(
-    kind: str, u: np.ndarray, v: np.ndarray, freq: float, phase: float, noise: np.ndarray
-) -> np.ndarray:
-    """Weight of a fabric's second colour at garment coordinates (u, v); it follows the garment."""
-    fu, fv = u * freq + phase, v * freq + phase
-    if kind == "stripes":
-        return (np.mod(fv, 1.0) < 0.5).astype(np.float32)
-    if kind == "vstripes":
-        return (np.mod(fu, 1.0) < 0.3).astype(np.float32)
-    if kind == "checks":
-        return 0.5 * ((np.mod(fu, 1.0) < 0.5).astype(np.float32) + (np.mod(fv, 1.0) < 0.5))
-    if kind == "dots":
-        row = np.floor(fv)
-        du, dv = np.mod(fu + 0.5 * row, 1.0) - 0.5, np.mod(fv, 1.0) - 0.5
-        return (du * du + dv * dv < 0.07).astype(np.float32)
-    if kind == "blotch":
-        return (noise > 0.55).astype(np.float32)
-    if kind == "denim":
-        return (0.25 + 0.25 * np.sin(2 * np.pi * (fu + fv)) + 0.5 * noise).astype(np.float32)
-    if kind == "ribs":
-        return (0.5 + 0.5 * np.sin(2 * np.pi * fu)).astype(np.float32)
-    if kind == "heather":
-        return noise.astype(np.float32)
-    return np.zeros_like(u, dtype=np.float32)
 
 
 def _affine(
@@ -223,9 +108,10 @@ def _studio_draw(style: str, rng: np.random.Generator) -> tuple[np.ndarray, np.n
     roles = np.asarray(draw_roles(drawing, mat, c, origin, (STUDIO_CANVAS, STUDIO_CANVAS)))
     inv = np.array([[mat[1, 1], -mat[0, 1]], [-mat[1, 0], mat[0, 0]]]) / np.linalg.det(mat)
     geometry = np.array([*inv.ravel(), *origin, *c], dtype=np.float32)
-    shade = [0, 1, rng.uniform(0.7, 1.2), 0.45, rng.choice([0.4, 1.5]), 0.6, 0.5, 1.2]
+    detail = rng.uniform(0.5, 0.95)  # how visible seams and buttons are at 28 px
+    shade = [0, 1, rng.uniform(0.7, 1.2), 0.45, rng.choice([0.4, 1.5]), detail, detail, 1.2]
     tex = {
-        "kind": choose(rng, _STUDIO_PATTERNS), "freq": rng.uniform(3, 7), "phase": rng.random(),
+        "kind": choose(rng, STUDIO_PATTERNS), "freq": rng.uniform(3, 7), "phase": rng.random(),
         "contrast": rng.uniform(0.12, 0.45), "base": rng.uniform(0.3, 1.0), "grad": rng.uniform(-0.25, 0.25),
         "shade": shade, **{k: rng.random((n, n), dtype=np.float32) for k, n in _STUDIO_NOISE.items()},
     }  # fmt: skip
@@ -265,12 +151,12 @@ def render_studio(styles: list[str], rngs: list[np.random.Generator]) -> np.ndar
 
 
 def _background(rng: np.random.Generator, w: int, h: int) -> Image.Image:
-    """A product-shot gradient, a room, clutter, or a textured surface."""
-    kind = int(rng.choice(4, p=[0.3, 0.25, 0.3, 0.15]))
+    """A light product-shot backdrop (as in most shop photos), a room, clutter, or a texture."""
+    kind = int(rng.choice(4, p=[0.5, 0.2, 0.18, 0.12]))
     corners = (
-        rng.uniform(0.75, 1.0, (2, 2, 1)) * rng.uniform(0.9, 1.0, 3)
+        rng.uniform(0.86, 1.0, (2, 2, 1)) * rng.uniform(0.94, 1.0, 3)
         if kind == 0
-        else rng.random((2, 2, 3))
+        else _muted(rng, (2, 2))
     )
     img = Image.fromarray((corners * 255).astype(np.uint8)).resize(
         (w, h), Image.Resampling.BILINEAR
@@ -278,17 +164,17 @@ def _background(rng: np.random.Generator, w: int, h: int) -> Image.Image:
     draw = ImageDraw.Draw(img)
     if kind == 1:
         horizon = int(h * rng.uniform(0.55, 0.85))
-        draw.rectangle([0, horizon, w, h], fill=_rgb(rng.random(3) * 0.7))
+        draw.rectangle([0, horizon, w, h], fill=_rgb(_muted(rng) * 0.7))
         for _ in range(int(rng.integers(1, 4))):
             x, y = rng.uniform(0, w), rng.uniform(0, horizon)
             draw.rectangle(
-                [x, y, x + rng.uniform(20, 120), y + rng.uniform(30, 150)], fill=_rgb(rng.random(3))
+                [x, y, x + rng.uniform(20, 120), y + rng.uniform(30, 150)], fill=_rgb(_muted(rng))
             )
     elif kind == 2:
         for _ in range(int(rng.integers(8, 30))):
             x, y, s = rng.uniform(-20, w), rng.uniform(-20, h), rng.uniform(10, 0.4 * w, 2)
             shape = draw.rectangle if rng.random() < 0.5 else draw.ellipse
-            shape([x, y, x + s[0], y + s[1]], fill=_rgb(rng.random(3)))
+            shape([x, y, x + s[0], y + s[1]], fill=_rgb(_muted(rng)))
         img = img.filter(ImageFilter.GaussianBlur(float(rng.uniform(0, 2.5))))
     elif kind == 3:
         tex = Image.fromarray((rng.random((12, 12, 3)) * 255).astype(np.uint8)).resize(
@@ -296,6 +182,11 @@ def _background(rng: np.random.Generator, w: int, h: int) -> Image.Image:
         )
         img = Image.blend(img, tex, float(rng.uniform(0.3, 0.7)))
     return img
+
+
+def _muted(rng: np.random.Generator, shape: tuple[int, ...] = ()) -> np.ndarray:
+    """Scene colours: random hues pulled halfway to a random gray, as real rooms and streets are."""
+    return 0.5 * rng.random((*shape, 3)) + 0.5 * rng.random((*shape, 1))
 
 
 def _rgb(colour: np.ndarray) -> tuple[int, int, int]:
@@ -437,8 +328,8 @@ def _paste_fabric(
 
 def _camera(img: Image.Image, rng: np.random.Generator) -> Image.Image:
     """Exposure, colour cast and (luminance) sensor noise of the whole photo."""
-    gain = rng.uniform(0.8, 1.15) * rng.uniform(0.92, 1.08, 3)
-    ramp = np.arange(256)[None, :] * gain[:, None] + rng.uniform(-20, 20)
+    gain = rng.uniform(0.88, 1.12) * rng.uniform(0.94, 1.06, 3)
+    ramp = np.arange(256)[None, :] * gain[:, None] + rng.uniform(-12, 12)
     img = img.point(np.clip(ramp, 0, 255).astype(np.uint8).ravel().tolist())
     if rng.random() < 0.5:
         return img
