@@ -172,3 +172,16 @@ def test_partial_or_changed_output_is_refused(tmp_path: Path, damage: str) -> No
     with pytest.raises(UserError, match=re.escape(str(root))):
         synth.generate_wild(root, 6, seed=0)
     assert (root / "Img" / "img").is_dir(), "refusing must never delete data"
+
+
+def test_real_loaders_read_synth_without_special_cases(wild: Path, studio: Path) -> None:
+    from fashion_transfer.data.deepfashion import load_deepfashion
+    from fashion_transfer.data.fashion_mnist import load_fashion_mnist
+
+    domain = load_deepfashion(wild, resolution=28, view="fmnist", workers=1, synthetic=True)
+    report = domain.report
+    assert report["clipped_boxes"] == report["ignored_boxes"] == 0 and report["bad_images"] == []
+    splits = Counter(row[71:] for row in _rows(wild, LISTS[2])[2])
+    assert report["splits"] == {s: splits[s] for s in ("train", "val", "test")}
+    source = load_fashion_mnist(studio / "FashionMNIST", val_size=20, synthetic=True)
+    assert len(source.train) + len(source.val) == N_TRAIN and len(source.test) == N_TEST
