@@ -36,18 +36,19 @@ FMNIST_CLASSES = ("T-shirt/top", "Trouser", "Pullover", "Dress", "Coat", "Sandal
                   "Sneaker", "Bag", "Ankle boot")  # fmt: skip
 # Studio class -> garment styles it is drawn from (the same models the wild categories use).
 STUDIO_STYLES: tuple[dict[str, float], ...] = (
-    {"Tee": 0.75, "Tank": 0.25}, {"Jeans": 0.75, "Joggers": 0.25}, {"Sweater": 0.85, "Hoodie": 0.15},
+    {"Tee": 0.75, "Tank": 0.25}, {"Jeans": 0.75, "Joggers": 0.25},
+    {"Sweater": 0.85, "Hoodie": 0.15},
     {"Dress": 0.7, "Sundress": 0.3}, {"Coat": 0.8, "Parka": 0.2}, {"Sandal": 1.0},
     {"Button-Down": 0.75, "Blouse": 0.25}, {"Sneaker": 1.0}, {"Bag": 1.0}, {"Ankle boot": 1.0},
 )  # fmt: skip
-# All 50 categories of DeepFashion's list_category_cloth.txt, in order (type 1 upper, 2 lower, 3 full).
+# DeepFashion's list_category_cloth.txt: all 50 categories in order (type 1 upper, 2 lower, 3 full).
 CLOTH_CATEGORIES: tuple[tuple[str, int], ...] = tuple(
     (name, kind)
     for kind, names in (
         (1, "Anorak Blazer Blouse Bomber Button-Down Cardigan Flannel Halter Henley Hoodie Jacket "
             "Jersey Parka Peacoat Poncho Sweater Tank Tee Top Turtleneck"),
-        (2, "Capris Chinos Culottes Cutoffs Gauchos Jeans Jeggings Jodhpurs Joggers Leggings Sarong "
-            "Shorts Skirt Sweatpants Sweatshorts Trunks"),
+        (2, "Capris Chinos Culottes Cutoffs Gauchos Jeans Jeggings Jodhpurs Joggers Leggings "
+            "Sarong Shorts Skirt Sweatpants Sweatshorts Trunks"),
         (3, "Caftan Cape Coat Coverup Dress Jumpsuit Kaftan Kimono Nightdress Onesie Robe Romper "
             "Shirtdress Sundress"),
     )
@@ -67,14 +68,17 @@ _CHUNK = 500  # studio images rendered per batch (fixed, so batching never chang
 _PATTERN_WORDS = {
     "solid": ("Classic", "Basic", "Essential", "Everyday", "Soft", "Relaxed", "Slim", "Boxy"),
     "stripes": ("Striped", "Stripe", "Breton"), "vstripes": ("Pinstriped", "Pinstripe", "Striped"),
-    "checks": ("Plaid", "Checked", "Gingham", "Tartan"), "dots": ("Dotted", "Polka_Dot", "Dot_Print"),
+    "checks": ("Plaid", "Checked", "Gingham", "Tartan"),
+    "dots": ("Dotted", "Polka_Dot", "Dot_Print"),
     "blotch": ("Floral", "Printed", "Abstract_Print", "Camo"),
     "denim": ("Washed", "Distressed", "Faded", "Dark_Wash"),
     "ribs": ("Ribbed", "Cable_Knit", "Knit"), "heather": ("Heathered", "Marled", "Melange"),
 }  # fmt: skip
-_WORDS = ("Cotton", "Linen", "Jersey", "Chiffon", "Woven", "Fleece", "Wool", "Twill", "Satin", "Crepe",
-          "Lace-Trimmed", "Mesh", "Pocket", "Drawstring", "Zip-Up", "Belted", "Button-Front", "V-Neck",
-          "Crew_Neck", "Pleated", "Tiered", "Cropped", "Longline", "Fitted", "Side-Slit", "Ruffled")  # fmt: skip
+_WORDS = (
+    "Cotton", "Linen", "Jersey", "Chiffon", "Woven", "Fleece", "Wool", "Twill", "Satin", "Crepe",
+    "Lace-Trimmed", "Mesh", "Pocket", "Drawstring", "Zip-Up", "Belted", "Button-Front", "V-Neck",
+    "Crew_Neck", "Pleated", "Tiered", "Cropped", "Longline", "Fitted", "Side-Slit", "Ruffled",
+)  # fmt: skip
 
 
 def cloth_list_text() -> str:
@@ -84,15 +88,15 @@ def cloth_list_text() -> str:
 
 
 def _list_text(header: str, rows: list[tuple[str, str]]) -> str:
-    """A DeepFashion list file: count line, header, names padded so the value starts at column 72."""
+    """A DeepFashion list file: count line, header, names padded so values start at column 72."""
     return "".join([f"{len(rows)}\n{header}\n", *(f"{name:<70} {value}\n" for name, value in rows)])
 
 
 def generate_studio(root: Path, n_train: int, n_test: int, seed: int) -> None:
-    """Write the studio domain as `root/FashionMNIST/raw/{train,t10k}-{images,labels}-idx*-ubyte`."""
+    """Write the studio domain as `root/FashionMNIST/raw/{train,t10k}-{images,labels}-idx*`."""
     if min(n_train, n_test) < 1:
         raise ConfigError(
-            f"FashionSynth studio needs at least one train and one test image, got {n_train}/{n_test}"
+            f"FashionSynth studio needs at least 1 train and 1 test image, got {n_train}/{n_test}"
         )
     params = {"n_train": n_train, "n_test": n_test, "seed": seed}
     if is_complete(root, "studio", params):
@@ -120,10 +124,15 @@ def generate_studio(root: Path, n_train: int, n_test: int, seed: int) -> None:
 def generate_wild(
     root: Path, n_images: int, seed: int, val_fraction: float = 0.15, test_fraction: float = 0.15
 ) -> None:
-    """Write the wild domain in DeepFashion's layout: Anno/, Eval/ and Img/img/<item>/img_*.jpg."""
+    """Write the wild domain in DeepFashion's layout: Anno/, Eval/ and Img/img/<item>/img_*.jpg.
+
+    Splits get whole items (2-6 photos each): a very small `n_images` can leave val or test empty.
+    """
     if n_images < 1 or min(val_fraction, test_fraction) < 0 or val_fraction + test_fraction >= 1:
-        raise ConfigError(f"FashionSynth wild needs n_images >= 1 and val/test fractions >= 0 summing below 1, "
-                          f"got {n_images}, {val_fraction}, {test_fraction}")  # fmt: skip
+        raise ConfigError(
+            "FashionSynth wild needs n_images >= 1 and val/test fractions >= 0 summing below 1, "
+            f"got {n_images}, {val_fraction}, {test_fraction}"
+        )
     params = {
         "n_images": n_images,
         "seed": seed,
@@ -133,7 +142,9 @@ def generate_wild(
     if is_complete(root, "wild", params):
         return
     counts, categories = _plan_items(n_images, np.random.default_rng([seed, 1]))
-    splits = _assign_splits(counts, np.random.default_rng([seed, 2]), val_fraction, test_fraction)
+    splits = _assign_splits(
+        counts, categories, np.random.default_rng([seed, 2]), val_fraction, test_fraction
+    )
     label = {name: i + 1 for i, (name, _) in enumerate(CLOTH_CATEGORIES)}
     used: set[str] = set()
     rows: dict[str, list[tuple[str, str]]] = {"img": [], "bbox": [], "eval": []}
@@ -180,18 +191,21 @@ def _plan_items(n_images: int, rng: np.random.Generator) -> tuple[list[int], lis
 
 
 def _assign_splits(
-    counts: list[int], rng: np.random.Generator, val: float, test: float
+    counts: list[int], categories: list[str], rng: np.random.Generator, val: float, test: float
 ) -> list[str]:
-    """Whole items to train/val/test (like the official partition), in random order, each to the
-    split furthest below its share of images."""
+    """Whole items to train/val/test, as the official partition groups by item.
+
+    Items are visited category by category (random order within), each going to the split that is
+    least filled relative to its share, so every category is split in about the same proportions.
+    """
     total = sum(counts)
-    targets = {
-        k: f * total for k, f in (("train", 1 - val - test), ("val", val), ("test", test)) if f > 0
-    }
+    shares = (("train", 1 - val - test), ("val", val), ("test", test))
+    targets = {k: f * total for k, f in shares if f > 0}
     have = dict.fromkeys(targets, 0)
     splits = [""] * len(counts)
-    for i in rng.permutation(len(counts)).tolist():
-        split = max(targets, key=lambda k: targets[k] - have[k])
+    codes = [WILD_CATEGORIES.index(c) for c in categories]
+    for i in np.lexsort((rng.random(len(counts)), codes)).tolist():
+        split = min(targets, key=lambda k: have[k] / targets[k])
         splits[i] = split
         have[split] += counts[i]
     return splits
@@ -227,8 +241,13 @@ def _hashes(root: Path) -> dict[str, str]:
 
 def _write_manifest(root: Path, domain: str, params: dict) -> None:
     """Written last, atomically: its presence means every other file is complete."""
-    manifest = {"generator": "FashionSynth", "version": GENERATOR_VERSION, "domain": domain, "params": params,
-                "files": _hashes(root)}  # fmt: skip
+    manifest = {
+        "generator": "FashionSynth",
+        "version": GENERATOR_VERSION,
+        "domain": domain,
+        "params": params,
+        "files": _hashes(root),
+    }
     tmp = root / (MANIFEST + ".tmp")
     tmp.write_text(json.dumps(manifest, indent=1, sort_keys=True) + "\n")
     os.replace(tmp, root / MANIFEST)
@@ -247,7 +266,8 @@ def is_complete(root: Path, domain: str, params: dict) -> bool:
         manifest = json.loads((root / MANIFEST).read_text())
     except (OSError, ValueError):
         raise UserError(
-            f"{root} exists but holds no complete FashionSynth {domain} data set (no valid {MANIFEST}); {fix}"
+            f"{root} exists but holds no complete FashionSynth {domain} data "
+            f"(no valid {MANIFEST}); {fix}"
         ) from None
     wanted = {"generator": "FashionSynth", "version": GENERATOR_VERSION, "domain": domain, **params}
     found = {"generator": manifest.get("generator"), "version": manifest.get("version"),
@@ -261,7 +281,8 @@ def is_complete(root: Path, domain: str, params: dict) -> bool:
         raise UserError(f"{root} holds other FashionSynth data: {diff}; {fix}")
     if _hashes(root) != manifest.get("files"):
         raise UserError(
-            f"{root} holds FashionSynth {domain} data whose files were changed, added or removed; {fix}"
+            f"{root} holds FashionSynth {domain} data whose files were changed, added or "
+            f"removed; {fix}"
         )
     return True
 
@@ -278,22 +299,23 @@ def main(argv: list[str] | None = None) -> int:
         "--wild", type=int, default=3_000, metavar="N", help="wild images (all splits)"
     )
     args = parser.parse_args(argv)
-    jobs = (
-        ("studio", generate_studio, {"n_train": args.studio_train, "n_test": args.studio_test, "seed": args.seed}),
-        ("wild", generate_wild, {"n_images": args.wild, "seed": args.seed, "val_fraction": 0.15, "test_fraction": 0.15}),
-    )  # fmt: skip
+    studio = {"n_train": args.studio_train, "n_test": args.studio_test, "seed": args.seed}
+    wild = {"n_images": args.wild, "seed": args.seed, "val_fraction": 0.15, "test_fraction": 0.15}
+    jobs = (("studio", generate_studio, studio), ("wild", generate_wild, wild))
     try:
         for domain, generate, params in jobs:
             root = args.out / domain
             if is_complete(root, domain, params):
                 print(
-                    f"{root}: already holds FashionSynth {domain} with these parameters; nothing to do"
+                    f"{root}: already holds FashionSynth {domain} with these parameters; "
+                    "nothing to do"
                 )
                 continue
             start = time.perf_counter()
             generate(root, **params)
             print(
-                f"{root}: wrote FashionSynth {domain} {params} in {time.perf_counter() - start:.1f} s"
+                f"{root}: wrote FashionSynth {domain} {params} "
+                f"in {time.perf_counter() - start:.1f} s"
             )
     except UserError as err:
         print(f"error: {err}", file=sys.stderr)

@@ -52,7 +52,7 @@ STUDIO_PATTERNS = {
 
 @dataclass
 class Fabric:
-    """What an item is made of: two colours mixed by a pattern, plus trim, print and stitch colours."""
+    """What an item is made of: two colours mixed by a pattern; trim, print, stitch colours."""
 
     pattern: str
     colours: np.ndarray  # (8, 3) float in [0, 1], one row per part role (0: pattern's 2nd colour)

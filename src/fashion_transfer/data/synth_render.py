@@ -1,8 +1,9 @@
 """FashionSynth renderers: one garment model drawn as a studio image or as a wild photo.
 
-Studio mimics Fashion-MNIST: centred, upright, gray garment on black, drawn at 56 px and box-filtered
-to 28 px for soft edges. Wild mimics DeepFashion: RGB fabric with a pattern that follows the
-garment, a background, scale/position/rotation jitter, sometimes a wearer and an occluder.
+Studio mimics Fashion-MNIST: centred, upright, gray garment on black, drawn at 56 px and
+box-filtered to 28 px for soft edges. Wild mimics DeepFashion: RGB fabric with a pattern that
+follows the garment, a background (light product-shot backdrops in half the photos, as in shop
+images), scale/position/rotation jitter, sometimes a wearer and an occluder.
 Everything is numpy over whole arrays plus PIL polygons; randomness comes only from the
 `np.random.Generator` passed in, so a seed fixes every pixel.
 """
@@ -43,7 +44,7 @@ _SKIN = [
 def _affine(
     drawing: Drawing, long_side: float, angle: float, flip: bool
 ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    """Matrix A and centre c mapping garment units to pixels (x_img = A (x - c) + origin), and extent."""
+    """Matrix A and centre c mapping garment units to pixels (A (x - c) + origin), and extent."""
     pts = np.concatenate([p.points for p in drawing.parts])
     c = (pts.min(0) + pts.max(0)) / 2
     a = np.radians(angle)
@@ -57,7 +58,7 @@ def _affine(
 def draw_roles(
     drawing: Drawing, mat: np.ndarray, c: np.ndarray, origin: np.ndarray, size: tuple[int, int]
 ) -> Image.Image:
-    """Rasterise the parts into an 'L' image whose value is each pixel's part role (0: background)."""
+    """Rasterise the parts into an 'L' image of part roles (0: background)."""
     canvas = Image.new("L", size, 0)
     draw = ImageDraw.Draw(canvas)
     scale = float(np.sqrt(abs(mat[0, 0] * mat[1, 1] - mat[0, 1] * mat[1, 0])))
@@ -265,7 +266,7 @@ def _occlude(img: Image.Image, box: tuple[int, int, int, int], rng: np.random.Ge
 def render_wild(
     model: GarmentModel, fabric: Fabric, rng: np.random.Generator
 ) -> tuple[Image.Image, tuple[int, int, int, int]]:
-    """One photo of an item: RGB, long side 300, and its box (x_1, y_1, x_2, y_2), inclusive, in the image."""
+    """One photo of an item: RGB, long side 300, and its inclusive box (x_1, y_1, x_2, y_2)."""
     short = int(rng.integers(200, 301))
     w, h = (short, 300) if rng.random() < 0.75 else (300, short)
     img = _background(rng, w, h)

@@ -41,6 +41,8 @@ class Limb:
 
 @dataclass
 class Drawing:
+    """A garment in garment units: parts in painting order, and where a wearer would show."""
+
     parts: list[Part] = field(default_factory=list)
     limbs: list[Limb] = field(default_factory=list)
 
@@ -50,6 +52,8 @@ class Drawing:
 
 @dataclass
 class GarmentModel:
+    """A style and its sampled proportions and flags; `build` draws it, `pose` re-poses it."""
+
     style: str
     builder: str
     p: dict[str, float]
