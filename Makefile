@@ -5,11 +5,13 @@ PY := $(VENV)/bin/python
 STAMP := $(VENV)/.installed
 DATA ?= $(if $(wildcard ../shared/data/FashionMNIST/raw),../shared/data,data)
 SYNTH ?= data/FashionSynth
-SWEEP ?= multirun/demo
+STAMPED_SWEEP := multirun/demo_$(shell date +%Y-%m-%d_%H-%M-%S)
+SWEEP ?= $(STAMPED_SWEEP)
+DEMO_SEEDS ?= 0
 ARGS ?=
 
 .DEFAULT_GOAL := help
-.PHONY: help install test test-fast lint format baseline synth demo analyze bench clean
+.PHONY: help install test test-fast lint format baseline synth demo bench bench-quick clean
 
 help: ## List the targets
 	@grep -E '^[a-zA-Z_-]+:.*?## ' $(MAKEFILE_LIST) | awk -F ':.*?## ' '{printf "  \033[36m%-10s\033[0m %s\n", $$1, $$2}'
@@ -38,6 +40,18 @@ format: $(STAMP) ## Format the code with ruff
 
 baseline: $(STAMP) ## Train the Fashion-MNIST baseline on real data (DATA=dir holding FashionMNIST/raw)
 	$(PY) -m fashion_transfer.train strategy=fmnist_baseline paths.data_dir=$(DATA) $(ARGS)
+
+synth: $(STAMP) ## Generate the FashionSynth demo data into $(SYNTH) (idempotent)
+	$(PY) -m fashion_transfer.data.synth --out $(SYNTH)
+
+demo: synth ## The offline demo: all five strategies on FashionSynth, then the analysis report
+	$(PY) -m fashion_transfer.train -m experiment=demo 'strategy=glob(*)' seed=$(DEMO_SEEDS) \
+		paths.synth_dir=$(SYNTH) hydra.sweep.dir=$(SWEEP) $(ARGS)
+	@# The gap decomposition's in-domain run: the baseline CNN trained on the target's Fashion-MNIST view.
+	$(PY) -m fashion_transfer.train -m experiment=demo strategy=fmnist_baseline seed=$(DEMO_SEEDS) \
+		dataset@source=synth_wild source.view=fmnist source.resolution=28 source.label_space=shared \
+		source.augment.translate=2 paths.synth_dir=$(SYNTH) hydra.sweep.dir=$(SWEEP)/fmnist_view $(ARGS)
+	$(PY) -m fashion_transfer.analyze $(SWEEP)
 
 clean: ## Remove run outputs (keeps data and .venv)
 	rm -rf outputs multirun

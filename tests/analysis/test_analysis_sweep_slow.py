@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import importlib.util
 import os
 import subprocess
 import sys
@@ -14,15 +13,16 @@ from fashion_transfer.analysis import stats
 
 
 @pytest.mark.slow
-def test_analysis_of_a_real_smoke_sweep(tmp_path):
-    if importlib.util.find_spec("fashion_transfer.train") is None:
-        pytest.skip("fashion_transfer.train does not exist yet")
+@pytest.mark.parametrize("launcher", ["basic", "submitit_local"])
+def test_analysis_of_a_real_smoke_sweep(launcher, tiny_synth, tmp_path):
+    """`strategy=glob(*)` x two seeds gives ten complete runs, under both launchers."""
     sweep = tmp_path / "sweep"
     env = {
         **os.environ,
         "WANDB_MODE": "offline",
         "WANDB_SILENT": "true",
         "WANDB_DIR": str(tmp_path),
+        "OMP_NUM_THREADS": "1",  # submitit_local runs the ten jobs at once on two cores
     }
     train = subprocess.run(
         [
@@ -33,7 +33,9 @@ def test_analysis_of_a_real_smoke_sweep(tmp_path):
             "experiment=smoke",
             "strategy=glob(*)",
             "seed=0,1",
+            f"paths.synth_dir={tiny_synth}",
             f"hydra.sweep.dir={sweep}",
+            *([] if launcher == "basic" else [f"hydra/launcher={launcher}"]),
         ],
         capture_output=True,
         text=True,

@@ -64,10 +64,18 @@ def _zero_shot(ctx: RunContext, model: nn.Module, source: Domain) -> None:
     view = _target_fmnist_view(ctx)
     if view is None:
         return
-    lm = LabelMap.from_config(ctx.cfg.label_map, view.classes, source.classes)
-    logits = lm.logits_from_source(
-        predict(model, view.test, ctx.device, ctx.cfg.train.eval_batch_size)
-    )
+    fmnist_classes = list(ctx.cfg.label_map.get("fmnist_classes", FMNIST_CLASSES))
+    lm = LabelMap.from_config(ctx.cfg.label_map, view.classes, fmnist_classes)
+    logits = predict(model, view.test, ctx.device, ctx.cfg.train.eval_batch_size)
+    if source.classes != lm.shared_classes:  # a model trained in the shared space needs no map
+        if source.classes != fmnist_classes:
+            log.warning(
+                "source %s has neither Fashion-MNIST's nor the shared classes; "
+                "zero-shot score skipped",
+                source.name,
+            )
+            return
+        logits = lm.logits_from_source(logits)
     labels = lm.labels_from_target(view.test.labels)
     s = _score(ctx, logits, labels)
     ctx.record.update(
