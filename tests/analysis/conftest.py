@@ -1,4 +1,4 @@
-"""Hand-built sweeps that follow docs/METRICS.md, so the analysis is tested before training exists.
+"""Hand-built sweeps that follow the metrics.json schema in README.md, so the analysis is tested before training exists.
 
 `make_sweep` writes a Hydra-multirun-shaped folder: `multirun.yaml` and one job folder per run
 with `.hydra/{config,overrides,hydra}.yaml`, `metrics.json` (every schema key present; figures
@@ -100,7 +100,7 @@ def make_metrics(
     fmnist_view: bool = False,
     status: str = "completed",
 ) -> dict[str, Any]:
-    """A metrics.json dict with every key of METRICS.md (schema version 1)."""
+    """A metrics.json dict with every key of the README's schema (schema version 1)."""
     src, top1, diag, rev = BASE[strategy]
     if fmnist_view:
         src, top1, diag, rev = None, None, 68, None
@@ -201,7 +201,7 @@ def make_metrics(
 
 
 def write_samples(path: Path, metrics: dict[str, Any], rng: np.random.Generator) -> None:
-    """samples.npz as METRICS.md describes it, with a deliberate mix of right and wrong predictions."""
+    """samples.npz as the README describes it, with a deliberate mix of right and wrong predictions."""
     n = 8
     arrays: dict[str, Any] = {}
     if metrics["source_test_acc"] is not None:

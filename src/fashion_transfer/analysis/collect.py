@@ -1,6 +1,6 @@
 """Run folders -> one pandas DataFrame, one row per run, failed and incomplete runs included.
 
-A run is read from its `metrics.json` (schema in docs/METRICS.md) with `.hydra/config.yaml` and
+A run is read from its `metrics.json` (schema in README.md, "metrics.json") with `.hydra/config.yaml` and
 `.hydra/overrides.yaml` filling what a run that died early never wrote (strategy, seed). W&B runs
 (offline folders or the public API, see `wandb_source`) go through the same row builder with their
 summary standing in for metrics.json, so every source yields the same columns.
@@ -159,7 +159,7 @@ def build_row(
     row: dict[str, Any] = {"folder": folder, "status": status_, "failure_reason": reason}
     row.update(config_fields(config, overrides))
     # A key present in metrics wins even when null: null means "does not apply to this strategy"
-    # (METRICS.md), which a config default must not overwrite.
+    # (the README's metrics.json schema), which a config default must not overwrite.
     for key in [*IDENTITY_COLUMNS, *METRIC_COLUMNS, *TRACE_COLUMNS, *OBJECT_COLUMNS]:
         if metrics is not None and key in metrics:
             row[key] = metrics[key]
