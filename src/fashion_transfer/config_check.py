@@ -1,40 +1,173 @@
-"""Reject a bad configuration before any data is read or model built: one line naming the key."""
+"""Reject a bad configuration before any data is read or model built: one line naming the key.
+
+Strategies read their budgets through interpolations (`epochs: ${budget.target.epochs}`), so a
+message names the key the user actually sets (`budget.target.epochs`) and, in brackets, where it
+is used. An unknown strategy (`strategy=foo`) never gets here: Hydra rejects it while composing,
+naming the missing `strategy/foo` and listing the available ones (exit code 1).
+"""
 
 from __future__ import annotations
 
-from omegaconf import DictConfig
+import math
+import re
+from pathlib import Path
+
+import torch
+from omegaconf import DictConfig, OmegaConf
 
 from fashion_transfer.errors import ConfigError
 
+_REFERENCE = re.compile(r"\$\{([A-Za-z_][\w.]*)\}")
+_PATHS_KEY = re.compile(r"\$\{(paths\.\w+)\}")
 
-def _positive(value, key: str) -> None:
-    if value is None or value <= 0:
-        raise ConfigError(f"{key}={value}: must be positive")
+# The smallest input side a model can take: its stride-2 reductions must leave a feature map of at
+# least 1x1. SimpleFashionCNN pools three times (8 px). timm's ResNets and EfficientNets (the
+# shared `backbone`, also inside the adapter) reduce five times, output stride 32: below 32 px the
+# last stages convolve padding only. Checked against timm's `feature_info` in the tests.
+MIN_SIDE_SIMPLE_CNN = 8
+MIN_SIDE_TIMM = 32
+
+
+def _user_key(cfg: DictConfig, path: str) -> str:
+    """The key a user sets to change `path`: follows plain `${a.b}` interpolations."""
+    for _ in range(8):  # a chain of references, never a cycle in a composed config
+        parts, node = path.split("."), cfg
+        for i, part in enumerate(parts):
+            child = node._get_node(part) if isinstance(node, DictConfig) else None
+            if child is None:
+                return path
+            raw = child._value()
+            match = _REFERENCE.fullmatch(raw) if isinstance(raw, str) else None
+            if match:  # `model: ${backbone}` -> model.resolution is set as backbone.resolution
+                path = ".".join([match.group(1), *parts[i + 1 :]])
+                break
+            node = child
+        else:
+            return path
+    return path
+
+
+def _error(cfg: DictConfig, path: str, value: object, rule: str) -> ConfigError:
+    """`user.key=value: rule`, plus where it is read when that is another key."""
+    key = _user_key(cfg, path)
+    where = "" if key == path else f" (read as {path})"
+    return ConfigError(f"{key}={value}: {rule}{where}")
+
+
+def _positive_int(cfg: DictConfig, path: str) -> int:
+    value = OmegaConf.select(cfg, path)
+    if isinstance(value, bool) or not isinstance(value, int) or value <= 0:
+        raise _error(cfg, path, value, "must be a positive integer")
+    return value
+
+
+def _positive_number(cfg: DictConfig, path: str) -> float:
+    value = OmegaConf.select(cfg, path)
+    ok = isinstance(value, int | float) and not isinstance(value, bool)
+    if not ok or not math.isfinite(value) or value <= 0:
+        raise _error(cfg, path, value, "must be a positive number")
+    return value
+
+
+def _check_stage(cfg: DictConfig, name: str, stage: DictConfig) -> None:
+    key = f"strategy.stages.{name}"
+    if stage.get("data") not in ("source", "target"):
+        raise ConfigError(f"{key}.data={stage.get('data')}: must be 'source' or 'target'")
+    epochs = _positive_int(cfg, f"{key}.epochs")
+    _positive_int(cfg, f"{key}.batch_size")
+    _positive_number(cfg, f"{key}.lr" if stage.get("lr") is not None else "optimizer.lr")
+    _positive_number(cfg, f"{key}.backbone_lr_factor")
+    unfreeze = stage.get("unfreeze_after")
+    if isinstance(unfreeze, bool) or not isinstance(unfreeze, int) or not 0 <= unfreeze <= epochs:
+        rule = f"must be an integer between 0 and the stage's epochs ({epochs})"
+        raise _error(cfg, f"{key}.unfreeze_after", unfreeze, rule)
+
+
+def _check_fraction(cfg: DictConfig, slot: str) -> None:
+    fraction = cfg[slot].get("train_fraction", 1.0)
+    if isinstance(fraction, bool) or not isinstance(fraction, int | float) or not 0 < fraction <= 1:
+        raise _error(cfg, f"{slot}.train_fraction", fraction, "must be in (0, 1]")
+
+
+def _check_model_sides(cfg: DictConfig, path: str = "model") -> None:
+    """Every model node that will be built takes a side its architecture can reduce."""
+    node = OmegaConf.select(cfg, path)
+    if not isinstance(node, DictConfig):
+        return
+    target = str(node.get("_target_", ""))
+    side = node.get("resolution")
+    if target and side is not None:
+        least = MIN_SIDE_SIMPLE_CNN if target.endswith(".SimpleFashionCNN") else MIN_SIDE_TIMM
+        if isinstance(side, bool) or not isinstance(side, int) or side < least:
+            what = (
+                "SimpleFashionCNN pools 3 times" if least == 8 else "the backbone halves it 5 times"
+            )
+            raise _error(cfg, f"{path}.resolution", side, f"must be an integer >= {least} ({what})")
+    for key, child in node.items():
+        if isinstance(child, DictConfig):
+            _check_model_sides(cfg, f"{path}.{key}")
+
+
+def _check_data_side(cfg: DictConfig, slot: str) -> None:
+    data = cfg[slot]
+    if "resolution" not in data:  # idx data sets: 28x28 as stored
+        return
+    side = data.resolution
+    if isinstance(side, bool) or not isinstance(side, int) or side <= 0:
+        raise _error(cfg, f"{slot}.resolution", side, "must be a positive integer")
+    if data.get("view") == "fmnist" and side != 28:
+        raise _error(cfg, f"{slot}.resolution", side, f"must be 28 with {slot}.view=fmnist")
+
+
+def slots_read(cfg: DictConfig) -> list[str]:
+    """The data set slots a run reads: its stages' and those its cross-domain evaluation scores."""
+    stages = list(cfg.strategy.stages.values())
+    slots = list(dict.fromkeys(s.data for s in stages))
+    if cfg.get("label_map") is not None:
+        if stages[-1].data == "source" and cfg.eval.get("zero_shot", True):
+            slots.append("target")  # the baseline is scored on the target's Fashion-MNIST view
+        if stages[-1].data == "target" and cfg.eval.get("reverse", True):
+            slots.append("source")  # target-trained models are scored back on the source
+    return list(dict.fromkeys(slots))
+
+
+def _check_root(cfg: DictConfig, slot: str) -> None:
+    data = cfg[slot]
+    if data.get("download", False) or not data.get("root"):
+        return  # torchvision may fetch it
+    root = Path(str(data.root))
+    if root.is_dir():
+        return
+    raw = data._get_node("root")._value()
+    keys = _PATHS_KEY.findall(raw) if isinstance(raw, str) else []
+    hint = f"set {' or '.join(keys)} or {slot}.root" if keys else f"set {slot}.root"
+    if data.get("synthetic", False):
+        hint += " (python -m fashion_transfer.data.synth --out DIR writes FashionSynth)"
+    raise ConfigError(f"{slot}.root={root}: no such folder ({data.get('name', slot)}); {hint}")
+
+
+def _check_device(cfg: DictConfig) -> None:
+    device = str(cfg.get("device", "auto"))
+    if device.startswith("cuda") and not torch.cuda.is_available():
+        raise ConfigError(f"device={device}: no CUDA device here; use device=auto or device=cpu")
 
 
 def check_config(cfg: DictConfig) -> None:
-    """Cheap checks of the values a typo most often breaks."""
-    stages = cfg.strategy.get("stages")
-    if not stages:
-        raise ConfigError(f"strategy={cfg.strategy.get('name')}: has no stages")
-    for name, stage in stages.items():
-        key = f"strategy.stages.{name}"
-        if stage.data not in ("source", "target"):
-            raise ConfigError(f"{key}.data={stage.data}: must be 'source' or 'target'")
-        _positive(stage.epochs, f"{key}.epochs")
-        _positive(stage.batch_size, f"{key}.batch_size")
-        lr = stage.get("lr")
-        _positive(
-            cfg.optimizer.lr if lr is None else lr,
-            f"{key}.lr" if lr is not None else "optimizer.lr",
-        )
-        if not 0 <= stage.unfreeze_after <= stage.epochs:
-            raise ConfigError(
-                f"{key}.unfreeze_after={stage.unfreeze_after}: must be between 0 and the stage's "
-                f"epochs ({stage.epochs})"
-            )
-        _positive(stage.backbone_lr_factor, f"{key}.backbone_lr_factor")
-        fraction = cfg[stage.data].get("train_fraction", 1.0)
-        if not 0 < fraction <= 1:
-            raise ConfigError(f"{stage.data}.train_fraction={fraction}: must be in (0, 1]")
-    _positive(cfg.train.eval_batch_size, "train.eval_batch_size")
+    """Cheap checks of the values a typo most often breaks; raises ConfigError (exit code 2)."""
+    strategy = cfg.get("strategy")
+    if not isinstance(strategy, DictConfig) or not strategy.get("stages"):
+        name = strategy.get("name") if isinstance(strategy, DictConfig) else strategy
+        raise ConfigError(f"strategy={name}: has no stages; pick one of conf/strategy/")
+    for name, stage in strategy.stages.items():
+        _check_stage(cfg, name, stage)
+    slots = slots_read(cfg)
+    for slot in slots:
+        _check_fraction(cfg, slot)
+        _check_data_side(cfg, slot)
+    _check_model_sides(cfg)
+    _positive_int(cfg, "train.eval_batch_size")
+    if OmegaConf.select(cfg, "logger.init_timeout") is not None:
+        _positive_number(cfg, "logger.init_timeout")
+    _check_device(cfg)
+    for slot in slots:  # last: a wrong value above is the likelier typo than a missing folder
+        _check_root(cfg, slot)
