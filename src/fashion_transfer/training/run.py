@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import json
 import logging
-import time
 from pathlib import Path
 
 import numpy as np
@@ -18,7 +17,8 @@ from fashion_transfer.data.base import Domain
 from fashion_transfer.errors import DataError, TrainingFailed, UserError
 from fashion_transfer.training.checkpoint import load_checkpoint
 from fashion_transfer.training.evaluation import samples_of, test_report
-from fashion_transfer.training.stages import RunContext, run_stage
+from fashion_transfer.training.resume import keep_hydra_config, prepare_run_dir
+from fashion_transfer.training.stages import RunContext, epoch_seed, run_stage
 from fashion_transfer.utils import git_commit, pick_device, seed_everything
 
 log = logging.getLogger(__name__)
@@ -104,13 +104,9 @@ def _load_domain(cfg: DictConfig, slot: str) -> Domain:
         raise DataError(f"{slot} ({cfg[slot].get('name', slot)}): {exc}") from exc
 
 
-def _resume_payload(cfg: DictConfig, run_dir: Path) -> dict | None:
-    last = run_dir / "checkpoints" / "last.pt"
-    if cfg.resume is False or not last.exists():
-        return None
-    payload = load_checkpoint(last)
-    log.info("resuming from %s (stage %s, epoch %d)", last, payload["stage"], payload["epoch"])
-    return payload
+def _one_line(text: str) -> str:
+    """metrics.json's failure_reason is one line, whatever the exception's message holds."""
+    return " ".join(part.strip() for part in text.splitlines() if part.strip())
 
 
 def _amp_dtype(cfg: DictConfig, device: torch.device) -> torch.dtype | None:
@@ -180,21 +176,28 @@ def _write_samples(ctx: RunContext, domains: dict[str, Domain]) -> None:
 
 
 def run_strategy(cfg: DictConfig) -> dict:
-    """Run every stage of `cfg.strategy`, resume inside a killed run, record everything."""
+    """Run every stage of `cfg.strategy`, resume inside a killed run, record everything.
+
+    What the run folder already holds decides whether this trains, resumes, only reports a
+    finished run or refuses (see training/resume.py).
+    """
     from fashion_transfer.config_check import check_config
     from fashion_transfer.training.cross_domain import cross_domain_evaluation
 
     check_config(cfg)
     seed_everything(cfg.seed)
-    started = time.perf_counter()
     run_dir = Path(cfg.paths.output_dir).resolve()
     run_dir.mkdir(parents=True, exist_ok=True)
-    resume = _resume_payload(cfg, run_dir)
+    config_dict = OmegaConf.to_container(cfg, resolve=True)
+    start = prepare_run_dir(cfg, run_dir, config_dict)
+    if start.previous is not None:  # finished before: report it, never train over it
+        return _headline(start.previous)
+    keep_hydra_config(run_dir)
+    resume = start.payload
     group = _group(cfg, cfg.name)
     record = json.loads(resume["record"]) if resume else _new_record(cfg, run_dir, group)
     record.update(status="running", failure_reason=None)
     device = pick_device(cfg.device)
-    config_dict = OmegaConf.to_container(cfg, resolve=True)
     # Called as a partial so the run's config (which holds `_target_`s) is not instantiated.
     tracker = instantiate(cfg.logger, _partial_=True)(
         run_dir=run_dir,
@@ -212,6 +215,7 @@ def run_strategy(cfg: DictConfig) -> dict:
         amp_dtype=_amp_dtype(cfg, device),
         resume=resume,
         config_dict=config_dict,
+        wall_before=record.get("wall_time_s") or 0.0,
     )
     record["device"] = str(device)
     exit_code = 0
@@ -231,26 +235,41 @@ def run_strategy(cfg: DictConfig) -> dict:
         for i, (name, stage_cfg) in enumerate(stages):
             domain = domains[stage_cfg.data]
             if model.num_classes != domain.num_classes:
+                torch.manual_seed(epoch_seed(cfg.seed, i, -1))  # one new head, resumed or not
                 model.reset_classifier(domain.num_classes)
                 model.to(device)
             if resume is not None and i < resume["stage_index"]:
-                continue  # finished before the crash; its results are in the resumed record
-            run_stage(ctx, i, name, stage_cfg, model, domain)
+                # Finished before the crash (its numbers are in the resumed record): only score
+                # its test split again, with its kept weights, so samples.npz is complete.
+                kept = load_checkpoint(ctx.ckpt_dir / f"stage_{name}_best.pt", device)
+                model.load_state_dict(kept["model"])
+            else:
+                run_stage(ctx, i, name, stage_cfg, model, domain)
             _after_stage(ctx, name, stage_cfg.data, model, domain, final=i == len(stages) - 1)
         cross_domain_evaluation(ctx, model, domains)
         _write_samples(ctx, domains)
         record["status"] = "completed"
     except (TrainingFailed, UserError) as exc:
-        record.update(status="failed", failure_reason=str(exc))
+        record.update(status="failed", failure_reason=_one_line(str(exc)))
         exit_code = exc.exit_code
         raise
+    except (KeyboardInterrupt, SystemExit) as exc:  # Ctrl-C, or submitit's pre-emption exit
+        reason = f"interrupted ({type(exc).__name__}); run it again into {run_dir} to resume"
+        record.update(status="failed", failure_reason=reason)
+        exit_code = 1
+        raise
     except BaseException as exc:
-        record.update(status="failed", failure_reason=f"{type(exc).__name__}: {exc}")
+        record.update(status="failed", failure_reason=_one_line(f"{type(exc).__name__}: {exc}"))
         exit_code = 1
         raise
     finally:
-        record["wall_time_s"] = record.get("wall_time_s", 0.0) + time.perf_counter() - started
         ctx.write_record()
-        tracker.summary({**_headline(record), "status": record["status"]})
+        tracker.summary(
+            {
+                **_headline(record),
+                "status": record["status"],
+                "failure_reason": record["failure_reason"],
+            }
+        )
         tracker.finish(exit_code)
     return _headline(record)

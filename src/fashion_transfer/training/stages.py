@@ -7,7 +7,6 @@ kept as `checkpoints/stage_<name>_best.pt`, so a later stage starts from the sel
 from __future__ import annotations
 
 import logging
-import shutil
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -20,7 +19,12 @@ from torch import nn
 
 from fashion_transfer.data.base import Domain
 from fashion_transfer.models.freeze import set_backbone_trainable
-from fashion_transfer.training.checkpoint import load_checkpoint, make_payload, save_checkpoint
+from fashion_transfer.training.checkpoint import (
+    copy_checkpoint,
+    load_checkpoint,
+    make_payload,
+    save_checkpoint,
+)
 from fashion_transfer.training.loop import TrainState, evaluate, train_one_epoch
 from fashion_transfer.training.metrics import write_json_atomic
 from fashion_transfer.training.optim import build_optimizer
@@ -43,12 +47,19 @@ class RunContext:
     config_dict: dict = field(default_factory=dict)
     samples: dict = field(default_factory=dict)  # slot -> images/labels/preds for samples.npz
     test_logits: dict = field(default_factory=dict)  # slot -> test logits of the stage's best model
+    wall_before: float = 0.0  # wall time of earlier attempts of this run (killed, pre-empted)
+    wall_start: float = field(default_factory=time.perf_counter)
 
     @property
     def ckpt_dir(self) -> Path:
         return self.run_dir / "checkpoints"
 
+    def stamp(self) -> None:
+        """The record's wall time: this attempt's so far plus the earlier attempts'."""
+        self.record["wall_time_s"] = self.wall_before + time.perf_counter() - self.wall_start
+
     def write_record(self) -> None:
+        self.stamp()
         write_json_atomic(self.run_dir / "metrics.json", self.record)
 
 
@@ -66,6 +77,7 @@ def _save(
     epoch: int,
     best: tuple[float, int],
 ) -> None:
+    ctx.stamp()
     save_checkpoint(
         path,
         make_payload(
@@ -144,7 +156,7 @@ def run_stage(
         unfreeze_after=stage_cfg.unfreeze_after,
         batch_size=stage_cfg.batch_size,
     )
-    t0 = time.perf_counter()
+    t0, seconds_before = time.perf_counter(), summary.get("seconds", 0.0)
     for epoch in range(start_epoch, stage_cfg.epochs):
         frozen = state.frozen = epoch < stage_cfg.unfreeze_after
         train = train_one_epoch(
@@ -167,7 +179,11 @@ def run_stage(
         if val["acc"] > best[0]:
             best = (val["acc"], epoch + 1)
             _save(ctx, ctx.ckpt_dir / "best.pt", state, name, index, epoch + 1, best)
-        summary.update(best_epoch=best[1], best_val_acc=best[0])
+        summary.update(
+            best_epoch=best[1],
+            best_val_acc=best[0],
+            seconds=seconds_before + time.perf_counter() - t0,  # kept when a later attempt resumes
+        )
         ctx.tracker.log(
             {f"{name}/{k}": v for k, v in entry.items() if k != "stage"}, state.global_step
         )
@@ -186,9 +202,13 @@ def run_stage(
         _save(ctx, ctx.ckpt_dir / "last.pt", state, name, index, epoch + 1, best)
         ctx.write_record()
     set_backbone_trainable(model, True)
-    best_payload = load_checkpoint(ctx.ckpt_dir / "best.pt", ctx.device)
-    model.load_state_dict(best_payload["model"])
-    shutil.copyfile(ctx.ckpt_dir / "best.pt", ctx.ckpt_dir / f"stage_{name}_best.pt")
-    summary["seconds"] = summary.get("seconds", 0.0) + time.perf_counter() - t0
+    # A run killed after this stage ended may have begun the next one's best.pt; the stage's own
+    # copy, once made, is the one to trust.
+    kept = ctx.ckpt_dir / f"stage_{name}_best.pt"
+    best_path = kept if kept.exists() else ctx.ckpt_dir / "best.pt"
+    model.load_state_dict(load_checkpoint(best_path, ctx.device)["model"])
+    if best_path != kept:
+        copy_checkpoint(best_path, kept)
+    summary["seconds"] = seconds_before + time.perf_counter() - t0
     ctx.global_step = state.global_step
     return summary
