@@ -2,16 +2,60 @@
 
 from __future__ import annotations
 
+import contextlib
 import logging
 import os
+import socket
+import threading
 import time
+import urllib.request
 import uuid
 from pathlib import Path
 from typing import Any
+from urllib.parse import urlsplit
 
 import numpy as np
 
 log = logging.getLogger(__name__)
+
+
+def _reachable(url: str, timeout: float) -> bool:
+    """Whether the host serving `url` (or its proxy) accepts a TCP connection within `timeout`.
+
+    The connect runs in a daemon thread so that a hanging name lookup cannot stall us either.
+    """
+    parts = urlsplit(url)
+    host, port = parts.hostname or "", parts.port or (443 if parts.scheme == "https" else 80)
+    proxy = urllib.request.getproxies().get(parts.scheme)
+    if proxy and not urllib.request.proxy_bypass(host):
+        via = urlsplit(proxy if "://" in proxy else f"http://{proxy}")
+        host, port = via.hostname or "", via.port or 80
+    ok: list[bool] = []
+
+    def connect() -> None:
+        with contextlib.suppress(OSError), socket.create_connection((host, port), timeout=timeout):
+            ok.append(True)
+
+    probe = threading.Thread(target=connect, daemon=True)
+    probe.start()
+    probe.join(timeout)
+    return bool(ok)
+
+
+def _why_not_online(wandb: Any, timeout: float) -> str | None:
+    """Why an online run cannot start now (no server in reach, no API key), or None to try.
+
+    Both checks take at most `timeout` seconds; without them wandb retries for its own, longer
+    timeouts, or stops to ask for a key on a terminal.
+    """
+    base_url = wandb.setup().settings.base_url
+    if not _reachable(base_url, timeout):
+        return f"{base_url} not reachable within {timeout:g} s"
+    try:
+        has_key = wandb.login(verify=False, prompt=False)
+    except Exception as exc:  # a malformed key, a settings file it cannot read
+        return f"login: {type(exc).__name__}: {exc}"
+    return None if has_key else "no API key; run `wandb login` or set WANDB_API_KEY"
 
 
 class NullTracker:
@@ -39,8 +83,9 @@ class NullTracker:
 class WandbTracker(NullTracker):
     """One W&B run per job, written into the job's run directory.
 
-    Mode comes from WANDB_MODE (offline when unset) so a first run needs no account. An online
-    run that can't reach the server within `init_timeout` seconds goes on offline, with one warning.
+    Mode comes from WANDB_MODE (offline when unset) so a first run needs no account. An online run
+    never waits on the network for much more than `init_timeout` seconds: with no server in reach,
+    no API key, or no answer in time it goes on offline, with one warning that says how to sync.
     """
 
     def __init__(
@@ -62,6 +107,7 @@ class WandbTracker(NullTracker):
         run_dir = Path(run_dir)
         run_dir.mkdir(parents=True, exist_ok=True)
         id_file = run_dir / "wandb_id.txt"
+        # One W&B run per run folder: a resumed (or requeued) job continues the same W&B run.
         run_id = id_file.read_text().strip() if id_file.exists() else uuid.uuid4().hex[:12]
         id_file.write_text(run_id)
         mode = mode or os.environ.get("WANDB_MODE") or "offline"
@@ -77,23 +123,39 @@ class WandbTracker(NullTracker):
             id=run_id,
             resume="allow",
         )
-        started = time.perf_counter()
-        try:
-            self.run = wandb.init(
-                mode=mode, settings=wandb.Settings(init_timeout=init_timeout), **kwargs
-            )
-        except Exception as exc:  # wandb raises CommError/UsageError/TimeoutError when offline
-            if mode == "offline":
-                raise
-            log.warning(
-                "W&B could not start online within %.0f s (%s); logging offline instead. "
-                "Upload later with: wandb sync %s/wandb/offline-run-*",
-                time.perf_counter() - started,
-                type(exc).__name__,
-                run_dir,
-            )
-            self.run = wandb.init(mode="offline", **kwargs)
+        if mode in ("offline", "dryrun", "disabled"):
+            self.run = wandb.init(mode=mode, **kwargs)
+        else:
+            self.run = self._init_online(kwargs, init_timeout, run_dir)
         self.run.define_metric("*", step_metric="global_step")
+
+    def _init_online(self, kwargs: dict, timeout: float, run_dir: Path) -> Any:
+        """An online run, or an offline one after about `timeout` seconds at most."""
+        wandb = self._wandb
+        started = time.perf_counter()
+        why = _why_not_online(wandb, timeout)
+        if why is None:
+            wandb_log = logging.getLogger("wandb")
+            level = wandb_log.level
+            wandb_log.setLevel(logging.CRITICAL)  # its traceback: the one warning below says it
+            try:
+                return wandb.init(
+                    mode="online", settings=wandb.Settings(init_timeout=timeout), **kwargs
+                )
+            except Exception as exc:  # CommError / UsageError / TimeoutError from the service
+                lines = str(exc).splitlines()
+                why = f"{type(exc).__name__}: {lines[0] if lines else ''}"
+                wandb.teardown()  # the failed run still holds its id in the service
+            finally:
+                wandb_log.setLevel(level)
+        log.warning(
+            "W&B could not start online (%s) after %.1f s; logging offline instead. "
+            "Upload later with: wandb sync %s/wandb/offline-run-*",
+            why,
+            time.perf_counter() - started,
+            run_dir,
+        )
+        return wandb.init(mode="offline", **kwargs)
 
     def log(self, metrics: dict[str, Any], step: int) -> None:
         self.run.log({**metrics, "global_step": step})
