@@ -1,0 +1,198 @@
+"""Real processes: SIGKILL mid-epoch, a diverging job inside a sweep, a submitit pre-emption.
+
+Every run is the real entrypoint on tiny FashionSynth with one thread (OMP_NUM_THREADS=1), so
+two processes compute identical floating point.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import subprocess
+import time
+from pathlib import Path
+
+import pytest
+
+from fashion_transfer.analysis.collect import collect_runs
+from fashion_transfer.analysis.wandb_source import replay_transaction_log
+from fashion_transfer.training.checkpoint import load_checkpoint
+
+pytestmark = pytest.mark.slow
+
+LONG_EPOCHS = (  # 14 steps per epoch, 2 source + 3 target epochs: a few seconds per epoch here
+    "experiment=smoke",
+    "strategy=adapter_scratch",
+    "budget.adapter_source.epochs=2",
+    "budget.target.epochs=3",
+    "budget.adapter_source.batch_size=8",
+    "budget.target.batch_size=4",
+    "train.max_steps_per_epoch=14",
+)
+
+
+def _run(cmd: list[str], env: dict, cwd: Path | None = None) -> subprocess.CompletedProcess:
+    return subprocess.run(
+        cmd, env=env, cwd=cwd, capture_output=True, text=True, timeout=600, check=False
+    )
+
+
+def _kill_mid_epoch(cmd, env, run: Path, epochs_done: int, helpers) -> None:
+    """Start a run, SIGKILL it in the epoch after its `epochs_done`-th, check it died there."""
+    proc = subprocess.Popen(
+        cmd, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True
+    )
+    helpers.wait_for(lambda: helpers.history_len(run) >= epochs_done, proc, timeout=300)
+    last_epoch = helpers.read_metrics(run)["history"][-1]["seconds"]
+    time.sleep(0.3 * last_epoch)  # well inside the next epoch
+    proc.send_signal(signal.SIGKILL)
+    proc.wait(timeout=60)
+    proc.stdout.close()
+    assert proc.returncode == -signal.SIGKILL
+    assert helpers.history_len(run) == epochs_done, "the kill came after the epoch had ended"
+
+
+def test_sigkill_mid_epoch_in_each_stage_then_resume_equals_an_uninterrupted_run(
+    tiny_synth, tmp_path, helpers
+):
+    env = helpers.cli_env(tmp_path)
+    overrides = (*LONG_EPOCHS, f"paths.synth_dir={tiny_synth}")
+    reference = tmp_path / "reference"
+    done = _run(helpers.train_cmd(*overrides, f"hydra.run.dir={reference}"), env)
+    assert done.returncode == 0, done.stderr
+
+    run = tmp_path / "run"
+    cmd = helpers.train_cmd(*overrides, f"hydra.run.dir={run}")
+    for epochs_done, last in ((1, ("source", 1)), (3, ("target", 1))):
+        _kill_mid_epoch(cmd, env, run, epochs_done, helpers)  # in source epoch 2, target epoch 2
+        payload = load_checkpoint(run / "checkpoints" / "last.pt")
+        assert (payload["stage"], payload["epoch"]) == last
+        assert helpers.read_metrics(run)["status"] == "running"  # SIGKILL: nothing cleaned up
+    done = _run(cmd, env)
+    assert done.returncode == 0, done.stderr
+
+    log = (run / "train.log").read_text()
+    assert "(stage source, epoch 1)" in log and "(stage target, epoch 1)" in log
+    got, want = helpers.read_metrics(run), helpers.read_metrics(reference)
+    assert got["status"] == "completed"
+    assert helpers.comparable(got) == helpers.comparable(want)
+    assert helpers.same_samples(run, reference)
+
+
+def test_a_diverging_job_fails_alone_and_the_sweep_keeps_the_others(tiny_synth, tmp_path, helpers):
+    env = helpers.cli_env(tmp_path, WANDB_MODE="offline")
+    sweep = tmp_path / "sweep"
+    proc = _run(
+        helpers.train_cmd(
+            "-m",
+            "experiment=smoke",
+            "strategy=fmnist_baseline",
+            "logger=wandb",
+            "budget.source.lr=3e-3,1e30,1e-3",  # the middle job's loss becomes NaN
+            f"paths.synth_dir={tiny_synth}",
+            f"hydra.sweep.dir={sweep}",
+        ),
+        env,
+    )
+    assert proc.returncode != 0  # Hydra reports the failed job once all have run
+    jobs = sorted(p for p in sweep.iterdir() if (p / ".hydra").is_dir())
+    records = [json.loads((job / "metrics.json").read_text()) for job in jobs]
+    assert [m["status"] for m in records] == ["completed", "failed", "completed"]
+    reason = records[1]["failure_reason"]
+    assert reason.startswith("non-finite loss (") and "\n" not in reason
+    assert all(m["test_acc"] is not None for m in (records[0], records[2]))
+    (wandb_log,) = (jobs[1] / "wandb").glob("offline-run-*/run-*.wandb")
+    summary = replay_transaction_log(wandb_log)["summary"]
+    assert summary["status"] == "failed" and summary["failure_reason"] == reason
+
+    table = collect_runs([sweep])  # the analysis lists the failed run, never drops it
+    assert sorted(table["status"]) == ["completed", "completed", "failed"]
+    assert table.loc[table["status"] == "failed", "failure_reason"].item() == reason
+
+    single = _run(
+        helpers.train_cmd(
+            "experiment=smoke",
+            "budget.source.lr=1e30",
+            f"paths.synth_dir={tiny_synth}",
+            f"hydra.run.dir={tmp_path / 'single'}",
+        ),
+        helpers.cli_env(tmp_path),
+    )
+    assert single.returncode == 3
+    assert single.stderr.strip().splitlines() == [f"error: {reason}"]
+
+
+def _task_pid(master: int) -> int | None:
+    """The submitit task process (`python -m submitit.core._submit`) started under `master`."""
+    parents, commands = {}, {}
+    for entry in Path("/proc").iterdir():
+        if not entry.name.isdigit():
+            continue
+        try:
+            stat = (entry / "stat").read_text()
+            commands[int(entry.name)] = (entry / "cmdline").read_bytes().replace(b"\0", b" ")
+        except OSError:
+            continue
+        parents[int(entry.name)] = int(stat.rsplit(")", 1)[1].split()[1])
+    for pid, command in commands.items():
+        if b"submitit.core._submit" in command:
+            ancestor = pid
+            while ancestor in parents and ancestor > 1:
+                ancestor = parents[ancestor]
+                if ancestor == master:
+                    return pid
+    return None
+
+
+def test_submitit_preemption_requeues_the_job_into_its_folder_and_resumes(
+    tiny_synth, tmp_path, helpers
+):
+    """USR2 is what Slurm sends before a time-out (and at pre-emption where configured); submitit
+    calls the launcher's checkpoint(), which resubmits the same job. The sweep folder is the
+    default `multirun/${now:...}`: the requeued job, started seconds later, must land in the same
+    job folder and continue from checkpoints/last.pt, not start again."""
+    env = helpers.cli_env(tmp_path)
+    master = subprocess.Popen(
+        helpers.train_cmd(
+            "-m",
+            "hydra/launcher=submitit_local",
+            *LONG_EPOCHS,
+            f"paths.synth_dir={tiny_synth}",
+        ),
+        env=env,
+        cwd=tmp_path,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        text=True,
+    )
+
+    def job_dirs() -> list[Path]:
+        return sorted((tmp_path / "multirun").glob("*/0_*"))
+
+    helpers.wait_for(lambda: any(helpers.history_len(j) >= 1 for j in job_dirs()), master, 300)
+    (job,) = job_dirs()
+    before = helpers.read_metrics(job)["history"]
+    time.sleep(1.5)  # into epoch 2, and past the second the sweep folder was named after
+    task = _task_pid(master.pid)
+    assert task is not None, "submitit task process not found"
+    os.kill(task, signal.SIGUSR2)
+    out, _ = master.communicate(timeout=600)
+    assert master.returncode == 0, out
+
+    assert job_dirs() == [job]  # one sweep folder, one job folder
+    log = (job / "train.log").read_text()
+    assert "this job is preempted" in log and "Requeued job" in log
+    assert "resuming from" in log and "(stage source, epoch 1)" in log
+    after = helpers.read_metrics(job)
+    assert after["status"] == "completed"
+    assert [(h["stage"], h["epoch"]) for h in after["history"]] == [
+        ("source", 1),
+        ("source", 2),
+        ("target", 1),
+        ("target", 2),
+        ("target", 3),
+    ]
+    # Continued, not restarted: the epoch trained before the signal is kept as it was recorded,
+    # timing included (a restart would have trained and timed it again).
+    assert after["history"][: len(before)] == before
