@@ -45,7 +45,6 @@ def _dataset_name(cfg: DictConfig, slot: str) -> str | None:
 def _new_record(cfg: DictConfig, run_dir: Path, group: str) -> dict:
     stages = cfg.strategy.stages
     slots = [s.data for s in stages.values()]
-    first = next(iter(stages.values()))
     return {
         "schema_version": SCHEMA_VERSION,
         "status": "running",
@@ -57,10 +56,11 @@ def _new_record(cfg: DictConfig, run_dir: Path, group: str) -> dict:
         "run_dir": str(run_dir),
         "git_commit": git_commit(),
         "synthetic": any(bool(cfg[s].get("synthetic", False)) for s in set(slots)),
-        "source_dataset": _dataset_name(cfg, "source") if "source" in slots else None,
-        "target_dataset": _dataset_name(cfg, "target") if "target" in slots else None,
-        "source_view": cfg.source.get("view") if "source" in slots else None,
-        "target_view": cfg.target.get("view") if "target" in slots else None,
+        # Both slots are named even when only one trains: the other is scored (zero-shot or reverse).
+        "source_dataset": _dataset_name(cfg, "source"),
+        "target_dataset": _dataset_name(cfg, "target"),
+        "source_view": cfg.source.get("view") if "source" in cfg else None,
+        "target_view": cfg.target.get("view") if "target" in cfg else None,
         "train_fraction": float(cfg[slots[-1]].get("train_fraction", 1.0)),
         "model": None,  # filled in once the model is built
         "backbone": None,
@@ -93,7 +93,6 @@ def _new_record(cfg: DictConfig, run_dir: Path, group: str) -> dict:
         "history": [],
         "stages": {},
         "data": {},
-        "first_stage": first.data,
     }
 
 
