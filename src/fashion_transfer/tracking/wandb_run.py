@@ -52,10 +52,24 @@ def _why_not_online(wandb: Any, timeout: float) -> str | None:
     if not _reachable(base_url, timeout):
         return f"{base_url} not reachable within {timeout:g} s"
     try:
-        has_key = wandb.login(verify=False, prompt=False)
+        has_key = _find_key(wandb)
     except Exception as exc:  # a malformed key, a settings file it cannot read
         return f"login: {type(exc).__name__}: {exc}"
     return None if has_key else "no API key; run `wandb login` or set WANDB_API_KEY"
+
+
+def _find_key(wandb: Any) -> bool:
+    """Whether wandb has credentials, without a prompt or a server round trip.
+
+    The public `wandb.login` greets the user by name unless wandb is silent, which asks the server
+    (seconds against one that does not answer); wandb 0.31's `_login` can skip that.
+    """
+    try:
+        from wandb.sdk.wandb_login import _login
+
+        return bool(_login(verify=False, prompt=False, _silent=True)[0])
+    except (ImportError, TypeError):  # another wandb version: the public call
+        return bool(wandb.login(verify=False, prompt=False))
 
 
 class NullTracker:
@@ -139,9 +153,9 @@ class WandbTracker(NullTracker):
             level = wandb_log.level
             wandb_log.setLevel(logging.CRITICAL)  # its traceback: the one warning below says it
             try:
-                return wandb.init(
-                    mode="online", settings=wandb.Settings(init_timeout=timeout), **kwargs
-                )
+                # quiet: no greeting by name, which would ask the server again (seconds more)
+                settings = wandb.Settings(init_timeout=timeout, quiet=True)
+                return wandb.init(mode="online", settings=settings, **kwargs)
             except Exception as exc:  # CommError / UsageError / TimeoutError from the service
                 lines = str(exc).splitlines()
                 why = f"{type(exc).__name__}: {lines[0] if lines else ''}"
