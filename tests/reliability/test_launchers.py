@@ -10,12 +10,13 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
-import submitit
 from hydra import compose, initialize_config_dir
 from hydra.core.global_hydra import GlobalHydra
 from hydra.utils import instantiate
-from hydra_plugins.hydra_submitit_launcher.config import BaseQueueConf
 from omegaconf import OmegaConf
+
+submitit = pytest.importorskip("submitit")  # the `launchers` extra
+BaseQueueConf = pytest.importorskip("hydra_plugins.hydra_submitit_launcher.config").BaseQueueConf
 
 CONF = str(Path(__file__).resolve().parents[2] / "conf")
 pytestmark = pytest.mark.filterwarnings(r"ignore:\s*'hydra/launcher/submitit_:UserWarning")

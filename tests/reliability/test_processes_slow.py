@@ -153,6 +153,7 @@ def test_submitit_preemption_requeues_the_job_into_its_folder_and_resumes(
     calls the launcher's checkpoint(), which resubmits the same job. The sweep folder is the
     default `multirun/${now:...}`: the requeued job, started seconds later, must land in the same
     job folder and continue from checkpoints/last.pt, not start again."""
+    pytest.importorskip("hydra_plugins.hydra_submitit_launcher")  # the `launchers` extra
     env = helpers.cli_env(tmp_path)
     master = subprocess.Popen(
         helpers.train_cmd(
