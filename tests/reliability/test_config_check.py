@@ -56,8 +56,8 @@ def test_bad_value_rejected_before_data_or_model(
     def untouchable(*args, **kwargs):
         raise AssertionError("data was read or a model built before the check")
 
-    monkeypatch.setattr("fashion_transfer.training.run._load_domain", untouchable)
-    monkeypatch.setattr("fashion_transfer.training.run.instantiate", untouchable)
+    for name in ("_load_domain", "instantiate", "build"):  # whichever builds data and models
+        monkeypatch.setattr(f"fashion_transfer.training.run.{name}", untouchable, raising=False)
     cfg = make_cfg(*overrides, f"paths.synth_dir={tiny_synth}", run_dir=tmp_path / "run")
     with pytest.raises(ConfigError) as err:
         train(cfg)
