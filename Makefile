@@ -39,7 +39,7 @@ format: $(STAMP) ## Format the code with ruff
 	$(VENV)/bin/ruff check --fix src tests
 
 baseline: $(STAMP) ## Train the Fashion-MNIST baseline on real data (DATA=dir holding FashionMNIST/raw)
-	$(PY) -m fashion_transfer.train strategy=fmnist_baseline paths.data_dir=$(DATA) $(ARGS)
+	$(PY) -m fashion_transfer.train strategy=fmnist_baseline paths.data_dir=$(DATA) eval.zero_shot=false $(ARGS)
 
 synth: $(STAMP) ## Generate the FashionSynth demo data into $(SYNTH) (idempotent)
 	$(PY) -m fashion_transfer.data.synth --out $(SYNTH)

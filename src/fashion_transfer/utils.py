@@ -48,3 +48,22 @@ def git_commit(path: Path | None = None) -> str | None:
     except (OSError, subprocess.SubprocessError):
         return None
     return sha + ("+dirty" if dirty else "")
+
+
+def build(node, **kwargs):
+    """`hydra.utils.instantiate`, but a UserError raised inside comes out as itself.
+
+    Hydra wraps every exception of a `_target_` in a multi-line InstantiationException; a user's
+    mistake (missing data, a bad option) must stay the one-line error it was written as.
+    """
+    from hydra.errors import InstantiationException
+    from hydra.utils import instantiate
+
+    from fashion_transfer.errors import UserError
+
+    try:
+        return instantiate(node, **kwargs)
+    except InstantiationException as exc:
+        if isinstance(exc.__cause__, UserError):
+            raise exc.__cause__ from None
+        raise

@@ -11,7 +11,6 @@ from __future__ import annotations
 import logging
 
 import torch
-from hydra.utils import instantiate
 from torch import nn
 
 from fashion_transfer.data.base import Domain
@@ -22,6 +21,7 @@ from fashion_transfer.training.evaluation import sample_indices
 from fashion_transfer.training.loop import predict
 from fashion_transfer.training.metrics import confusion_matrix, macro_accuracy, per_class_accuracy
 from fashion_transfer.training.stages import RunContext
+from fashion_transfer.utils import build
 
 log = logging.getLogger(__name__)
 
@@ -48,7 +48,7 @@ def _target_fmnist_view(ctx: RunContext) -> Domain | None:
         )
         return None
     try:
-        return instantiate(
+        return build(
             target,
             view="fmnist",
             resolution=28,
@@ -116,7 +116,7 @@ def _mapped(ctx: RunContext, model: nn.Module, domains: dict[str, Domain]) -> No
     _log_shared(ctx, logits[keep].argmax(1), labels[keep], lm.shared_classes)
     if not ctx.cfg.eval.get("reverse", True):
         return
-    source = domains.get("source") or instantiate(ctx.cfg.source, _convert_="object")
+    source = domains.get("source") or build(ctx.cfg.source, _convert_="object")
     if source.classes != source_classes:
         log.warning(
             "source %s is not in Fashion-MNIST's classes; reverse score skipped", source.name

@@ -19,7 +19,7 @@ from fashion_transfer.training.checkpoint import load_checkpoint
 from fashion_transfer.training.evaluation import samples_of, test_report
 from fashion_transfer.training.resume import keep_hydra_config, prepare_run_dir
 from fashion_transfer.training.stages import RunContext, epoch_seed, run_stage
-from fashion_transfer.utils import git_commit, pick_device, seed_everything
+from fashion_transfer.utils import build, git_commit, pick_device, seed_everything
 
 log = logging.getLogger(__name__)
 SCHEMA_VERSION = 1
@@ -98,7 +98,7 @@ def _new_record(cfg: DictConfig, run_dir: Path, group: str) -> dict:
 
 def _load_domain(cfg: DictConfig, slot: str) -> Domain:
     try:
-        return instantiate(cfg[slot])
+        return build(cfg[slot])
     except DataError as exc:
         raise DataError(f"{slot} ({cfg[slot].get('name', slot)}): {exc}") from exc
 
@@ -224,9 +224,7 @@ def run_strategy(cfg: DictConfig) -> dict:
         slots = list(dict.fromkeys(s.data for _, s in stages))
         domains = {slot: _load_domain(cfg, slot) for slot in slots}
         record["data"] = {slot: domains[slot].report for slot in slots}
-        model = instantiate(cfg.model, num_classes=domains[stages[0][1].data].num_classes).to(
-            device
-        )
+        model = build(cfg.model, num_classes=domains[stages[0][1].data].num_classes).to(device)
         record["params"] = sum(p.numel() for p in model.parameters())
         backbone = getattr(model, "backbone", None)
         record["model"] = type(model).__name__
