@@ -1,0 +1,158 @@
+"""Ratios, targets and the written results: bench.json (everything) and bench.md (tables)."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+from fashion_transfer.benchmark.timing import Case
+
+TIME_TO_ACCURACY_TARGET_S = 321.0  # half of the public repository's 643 s to 92.2% test accuracy
+
+
+def case_rows(cases: list[Case]) -> dict[str, dict]:
+    return {
+        c.name: {
+            "images_per_s": c.median,
+            "rounds": [round(r, 1) for r in c.rates],
+            "batch_size": c.batch_size,
+            "note": c.note,
+            **({"gpu_peak_mb": round(c.gpu_peak_mb, 1)} if c.gpu_peak_mb is not None else {}),
+        }
+        for c in cases
+    }
+
+
+def ratio(cases: dict[str, dict], num: str, den: str) -> float:
+    return cases[num]["images_per_s"] / cases[den]["images_per_s"]
+
+
+def first_epoch_rate(train_per_s: float, preprocess_per_s: float) -> float:
+    """Images/second of a first epoch that decodes every image on the fly, then trains on it."""
+    return 1.0 / (1.0 / train_per_s + 1.0 / preprocess_per_s)
+
+
+def targets(result: dict) -> list[dict]:
+    """The issue's targets, each with the measured value and PASS/FAIL."""
+    r = result["ratios"]
+    rows = [
+        ("Fashion-MNIST suite end-to-end / model-only", r["fmnist_suite_vs_model"], ">=", 0.95),
+        ("DeepFashion decode+crop+resize, suite / Pillow per core", r["decode_suite_vs_pillow"], ">=", 2.0),
+        ("DeepFashion training from the cache / model-only, resnet 64 px", r["df64_cache_vs_model"], ">=", 0.9),
+    ]  # fmt: skip
+    out = [
+        {"target": name, "value": value, "op": op, "threshold": bound, "pass": value >= bound}
+        for name, value, op, bound in rows
+    ]
+    tta = result.get("time_to_accuracy")
+    if tta is not None:
+        value = tta["seconds_to"].get("0.922")
+        out.append(
+            {
+                "target": "seconds of training to 92.2% Fashion-MNIST test accuracy",
+                "value": value,
+                "op": "<=",
+                "threshold": TIME_TO_ACCURACY_TARGET_S,
+                "pass": value is not None and value <= TIME_TO_ACCURACY_TARGET_S,
+            }
+        )
+    return out
+
+
+def write(result: dict, out: Path) -> None:
+    out.mkdir(parents=True, exist_ok=True)
+    (out / "bench.json").write_text(json.dumps(result, indent=2) + "\n")
+    (out / "bench.md").write_text(markdown(result))
+
+
+def _fmt(x: float | None, digits: int = 0) -> str:
+    if x is None:
+        return "not reached"
+    return f"{x:,.{digits}f}"
+
+
+def markdown(result: dict) -> str:
+    m = result["machine"]
+    lines = [
+        "# fashion-transfer bench",
+        "",
+        f"`{result['command']}`",
+        "",
+        f"{m['device']} ({m['cpu_model'] if m['device'] == 'cpu' else m['device_name']}), "
+        f"{m['cpu_cores']} cores, torch {m['torch']}, {m['threads']} torch thread(s), "
+        f"load average {m['load_start']} at start, {m['load_end']} at end; "
+        f"{result['seconds']:.0f} s in all. Images/second are medians of interleaved rounds.",
+        "",
+        "| case | batch | images/s | vs model-only | what |",
+        "|---|---:|---:|---:|---|",
+    ]
+    cases = result["cases"]
+    for name, c in cases.items():
+        limit = _limit_of(name, cases)
+        vs = f"{c['images_per_s'] / cases[limit]['images_per_s']:.2f}" if limit else ""
+        lines.append(
+            f"| {name} | {c['batch_size'] or ''} | {_fmt(c['images_per_s'])} | {vs} | {c['note']} |"
+        )
+    lines += ["", "| derived | value |", "|---|---:|"]
+    lines += [f"| {k} | {v:,.2f} |" for k, v in result["ratios"].items()]
+    for tag, load in result["loading"].items():
+        lines.append(
+            f"| {tag} on-the-fly preprocessing, images/s ({load['images']} images, "
+            f"dataset.workers threads) | {load['preprocess_images_per_s']:,.0f} |"
+        )
+        lines.append(f"| {tag} cache build, images/s | {load['cache_build_images_per_s']:,.0f} |")
+    lines += [
+        "",
+        "## Targets",
+        "",
+        "| target | measured | needed | result |",
+        "|---|---:|---:|---|",
+    ]
+    for t in result["targets"]:
+        digits = 0 if "seconds" in t["target"] else 2
+        lines.append(
+            f"| {t['target']} | {_fmt(t['value'], digits)} | {t['op']} {t['threshold']:g} | "
+            f"{'PASS' if t['pass'] else 'FAIL'} |"
+        )
+    tta = result.get("time_to_accuracy")
+    if tta is not None:
+        rec = tta["recipe"]
+        lines += [
+            "",
+            f"## Time to accuracy ({rec['strategy']}: {rec['model']}, {rec['epochs']} epochs, "
+            f"batch {rec['batch_size']}, lr {rec['lr']:g}, {rec['train_images']} train images)",
+            "",
+            f"Stopped: {tta['stopped']}. Seconds count training and validation, not the bench's "
+            "per-epoch test scoring.",
+            "",
+            "| epoch | seconds | val acc | test acc |",
+            "|---:|---:|---:|---:|",
+        ]
+        lines += [
+            f"| {h['epoch']} | {h['seconds']:.0f} | {h['val_acc']:.4f} | {h['test_acc']:.4f} |"
+            for h in tta["history"]
+        ]
+    mem = result["memory"]
+    lines += [
+        "",
+        f"Peak memory: {mem['self_max_rss_mb']:,.0f} MB resident (bench process), "
+        f"{mem['children_max_rss_mb']:,.0f} MB (largest DataLoader worker; forked, so that "
+        "counts pages it shares with the bench)"
+        + (
+            f", {mem['cuda_max_allocated_mb']:,.0f} MB CUDA"
+            if "cuda_max_allocated_mb" in mem
+            else ""
+        )
+        + ".",
+        "",
+    ]
+    return "\n".join(lines)
+
+
+def _limit_of(name: str, cases: dict[str, dict]) -> str | None:
+    """The model-only case a case is compared with: same group, same batch size."""
+    group, batch = name.split("/")[0], cases[name]["batch_size"]
+    for other, c in cases.items():
+        if other.startswith(f"{group}/model_only/") and c["batch_size"] == batch:
+            return other
+    return None

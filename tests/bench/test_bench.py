@@ -1,0 +1,82 @@
+"""The bench: time to accuracy on tiny data (fast), and `--quick` end to end (slow).
+
+Timings are never asserted: only that every case ran and produced sane, positive numbers.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+import subprocess
+import sys
+
+import pytest
+
+from fashion_transfer.benchmark.accuracy import time_to_accuracy
+from fashion_transfer.benchmark.setup import compose_config
+from fashion_transfer.utils import pick_device
+
+CPU = pick_device("cpu")
+
+
+def _tiny_cfg(data, *extra):
+    return compose_config([f"paths.data_dir={data}", "source.val_size=50", *extra])
+
+
+def test_time_to_accuracy_scores_the_test_set_after_every_epoch(tiny_data):
+    cfg = _tiny_cfg(tiny_data, "budget.source.epochs=2")
+    out = time_to_accuracy(cfg, CPU, limit_s=None, thresholds=(0.0, 1.01))
+    assert [h["epoch"] for h in out["history"]] == [1, 2]
+    assert out["seconds_to"]["0.000"] == out["history"][0]["seconds"] > 0
+    assert out["seconds_to"]["1.010"] is None and out["stopped"] == "recipe finished"
+    assert all(0.0 <= h["test_acc"] <= 1.0 for h in out["history"])
+    assert out["recipe"]["strategy"] == "fmnist_baseline" and out["recipe"]["epochs"] == 2
+
+
+def test_time_limit_starts_no_epoch_that_would_end_past_it(tiny_data):
+    cfg = _tiny_cfg(tiny_data, "budget.source.epochs=3")
+    out = time_to_accuracy(cfg, CPU, limit_s=1e-6, thresholds=(1.01,))
+    assert len(out["history"]) == 1 and out["stopped"].startswith("time limit")
+
+
+@pytest.mark.slow
+def test_quick_bench_writes_every_case_and_the_table(tiny_data, tmp_path):
+    out = tmp_path / "bench"
+    cmd = [sys.executable, "-m", "fashion_transfer.bench", "--quick", "--device", "cpu"]
+    cmd += ["--out", str(out), f"paths.data_dir={tiny_data}", "source.val_size=50"]
+    done = subprocess.run(cmd, capture_output=True, text=True, timeout=600)
+    assert done.returncode == 0, done.stderr[-3000:]
+    result = json.loads((out / "bench.json").read_text())
+    expected = {
+        "fmnist/model_only/b128",
+        "fmnist/suite/b128",
+        "fmnist/model_only/b64",
+        "fmnist/reference/b64_w0",
+        "fmnist/reference/b64_w2",
+        "df64/model_only/b64",
+        "df64/suite_cache/b64",
+        "df64/suite_in_memory/b64",
+        "df64/reference/b64_w0",
+        "df64/reference/b64_w2",
+        "decode/suite_per_core",
+        "decode/pillow_per_core",
+        "decode/suite_decode_only_per_core",
+        "decode/pillow_decode_only_per_core",
+    }
+    assert set(result["cases"]) == expected
+    for name, case in result["cases"].items():
+        assert case["images_per_s"] > 0 and math.isfinite(case["images_per_s"]), name
+        assert len(case["rounds"]) == 2 and all(r > 0 for r in case["rounds"]), name
+    assert result["ratios"] and all(v > 0 and math.isfinite(v) for v in result["ratios"].values())
+    load = result["loading"]["df64"]
+    assert load["images"] > 0 and load["preprocess_images_per_s"] > 0
+    assert load["cache_build_images_per_s"] > 0
+    assert result["time_to_accuracy"] is None  # off in --quick
+    assert [t["pass"] in (True, False) for t in result["targets"]] == [True] * 3
+    machine = result["machine"]
+    assert machine["threads"] == 1 and machine["torch"] and len(machine["load_start"]) == 3
+    assert result["memory"]["self_max_rss_mb"] > 0
+    table = (out / "bench.md").read_text()
+    assert "| case | batch | images/s |" in table and "## Targets" in table
+    assert all(name in table for name in expected)
+    assert table.count("PASS") + table.count("FAIL") == 3
