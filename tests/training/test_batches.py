@@ -10,7 +10,7 @@ import pytest
 import torch
 
 from fashion_transfer.data.base import ArrayImages, Split
-from fashion_transfer.training.batches import iterate_batches
+from fashion_transfer.training.batches import augment, iterate_batches
 
 CPU = torch.device("cpu")
 
@@ -64,3 +64,21 @@ def test_errors_in_the_prefetch_thread_reach_the_consumer():
     split = Split(Broken(np.zeros((10, 1, 2, 2), np.uint8)), torch.arange(10))
     with pytest.raises(OSError, match="disk gone"):
         list(iterate_batches(split, 4, CPU))
+
+
+def _augmented(device: str) -> torch.Tensor:
+    x = torch.rand(16, 3, 12, 12, generator=torch.Generator().manual_seed(0)).to(device)
+    gen = torch.Generator().manual_seed(1)
+    return augment(x, gen, hflip=True, translate=2, erase_p=0.5, erase_size=0.25).cpu()
+
+
+def test_augment_is_a_function_of_the_generator_and_keeps_pixels():
+    x = torch.rand(16, 3, 12, 12, generator=torch.Generator().manual_seed(0))
+    a, b = _augmented("cpu"), _augmented("cpu")
+    assert torch.equal(a, b) and a.shape == x.shape
+    assert set(a.unique().tolist()) <= set(x.unique().tolist()) | {0.0}  # moved, not blended
+
+
+@pytest.mark.skipif(not torch.cuda.is_available(), reason="needs a CUDA device")
+def test_augment_draws_the_same_numbers_on_cuda_as_on_the_cpu():
+    assert torch.equal(_augmented("cuda"), _augmented("cpu"))

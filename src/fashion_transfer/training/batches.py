@@ -98,6 +98,40 @@ def iterate_batches(
         yield images, labels.to(device, non_blocking=pin)
 
 
+def _draws(
+    b: int,
+    h: int,
+    w: int,
+    gen: torch.Generator,
+    hflip: bool,
+    translate: int,
+    erase_p: float,
+    s: int,
+) -> dict[str, torch.Tensor]:
+    """Every random number a batch's augmentation needs, on the CPU, in one fixed order."""
+    d = {}
+    if hflip:
+        d["flip"] = torch.rand(b, generator=gen) < 0.5
+    if translate > 0:
+        d["oy"] = torch.randint(0, 2 * translate + 1, (b,), generator=gen)
+        d["ox"] = torch.randint(0, 2 * translate + 1, (b,), generator=gen)
+    if erase_p > 0:
+        d["erase"] = torch.rand(b, generator=gen) < erase_p
+        d["y0"] = torch.randint(0, h - s + 1, (b,), generator=gen)
+        d["x0"] = torch.randint(0, w - s + 1, (b,), generator=gen)
+    return d
+
+
+def _to_device(draws: dict[str, torch.Tensor], device: torch.device) -> dict[str, torch.Tensor]:
+    """One pinned, asynchronous copy per batch: a copy from pageable memory can wait for the GPU."""
+    if device.type == "cpu" or not draws:
+        return draws
+    rows = torch.stack([v.long() for v in draws.values()]).pin_memory()
+    rows = rows.to(device, non_blocking=True)
+    pairs = zip(draws.items(), rows, strict=True)
+    return {k: r.bool() if v.dtype == torch.bool else r for (k, v), r in pairs}
+
+
 def augment(
     x: torch.Tensor,
     generator: torch.Generator,
@@ -110,31 +144,27 @@ def augment(
 
     Random numbers come from `generator` (on the CPU) so results are the same on every device.
     """
-    b, _, h, w = x.shape
+    b, c, h, w = x.shape
     dev = x.device
+    s = max(1, round(erase_size * min(h, w)))
+    d = _to_device(_draws(b, h, w, generator, hflip, translate, erase_p, s), dev)
     if hflip:
-        flip = (torch.rand(b, generator=generator) < 0.5).to(dev)
-        x = torch.where(flip.view(b, 1, 1, 1), x.flip(-1), x)
+        x = torch.where(d["flip"].view(b, 1, 1, 1), x.flip(-1), x)
     if translate > 0:
         t = translate
         padded = F.pad(x, (t, t, t, t), mode="replicate")
-        oy = torch.randint(0, 2 * t + 1, (b,), generator=generator).to(dev)
-        ox = torch.randint(0, 2 * t + 1, (b,), generator=generator).to(dev)
-        rows = (oy[:, None] + torch.arange(h, device=dev))[:, None, :, None]
-        cols = (ox[:, None] + torch.arange(w, device=dev))[:, None, None, :]
+        rows = (d["oy"][:, None] + torch.arange(h, device=dev))[:, None, :, None]
+        cols = (d["ox"][:, None] + torch.arange(w, device=dev))[:, None, None, :]
         bidx = torch.arange(b, device=dev)[:, None, None, None]
-        cidx = torch.arange(x.shape[1], device=dev)[None, :, None, None]
+        cidx = torch.arange(c, device=dev)[None, :, None, None]
         x = padded[bidx, cidx, rows, cols]
     if erase_p > 0:
-        s = max(1, round(erase_size * min(h, w)))
-        apply = (torch.rand(b, generator=generator) < erase_p).to(dev)
-        y0 = torch.randint(0, h - s + 1, (b,), generator=generator).to(dev)
-        x0 = torch.randint(0, w - s + 1, (b,), generator=generator).to(dev)
+        y0, x0 = d["y0"][:, None], d["x0"][:, None]
         ys = torch.arange(h, device=dev)[None, :]
         xs = torch.arange(w, device=dev)[None, :]
-        in_y = (ys >= y0[:, None]) & (ys < y0[:, None] + s)
-        in_x = (xs >= x0[:, None]) & (xs < x0[:, None] + s)
-        mask = (in_y[:, :, None] & in_x[:, None, :] & apply[:, None, None])[:, None]
+        in_y = (ys >= y0) & (ys < y0 + s)
+        in_x = (xs >= x0) & (xs < x0 + s)
+        mask = (in_y[:, :, None] & in_x[:, None, :] & d["erase"][:, None, None])[:, None]
         x = x.masked_fill(mask, 0.0)
     return x
 
