@@ -126,3 +126,18 @@ def test_wandb_offline_run_folder(make_cfg, tiny_data, tiny_synth, tmp_path, mon
     # keys are in there as text.
     blob = next(runs[0].glob("run-*.wandb")).read_bytes()
     assert b"fmnist_baseline" in blob and b"source_test_acc" in blob and b"completed" in blob
+
+
+def test_threads_option_sets_torch_threads(make_cfg, tiny_synth, tmp_path):
+    before = torch.get_num_threads()
+    try:
+        cfg = make_cfg(
+            "experiment=smoke",
+            f"paths.synth_dir={tiny_synth}",
+            "train.threads=1",
+            run_dir=tmp_path / "run",
+        )
+        train(cfg)
+        assert torch.get_num_threads() == 1
+    finally:
+        torch.set_num_threads(before)

@@ -185,6 +185,8 @@ def run_strategy(cfg: DictConfig) -> dict:
 
     check_config(cfg)
     seed_everything(cfg.seed)
+    if cfg.train.get("threads"):  # parallel local jobs (joblib) each take a share of the cores
+        torch.set_num_threads(int(cfg.train.threads))
     run_dir = Path(cfg.paths.output_dir).resolve()
     run_dir.mkdir(parents=True, exist_ok=True)
     config_dict = OmegaConf.to_container(cfg, resolve=True)
