@@ -29,6 +29,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import torch
+from hydra.errors import HydraException
 
 from fashion_transfer.benchmark import deepfashion as df
 from fashion_transfer.benchmark import fmnist, report
@@ -60,7 +61,11 @@ QUICK = Plan(2, 2, 1, 2, 40, 2, 1, 200)
 
 
 def parse_args(argv: list[str] | None) -> argparse.Namespace:
-    p = argparse.ArgumentParser(prog="python -m fashion_transfer.bench", description=__doc__)
+    p = argparse.ArgumentParser(
+        prog="python -m fashion_transfer.bench",
+        description=__doc__,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
     p.add_argument("--out", type=Path, default=Path("bench"), help="where bench.json/.md go")
     p.add_argument("--quick", action="store_true", help="a few rounds of every case (~1-2 min)")
     p.add_argument("--device", default="auto", help="auto (CUDA when present), cpu, cuda, cuda:1")
@@ -219,15 +224,26 @@ def memory(device: torch.device) -> dict[str, float]:
     return mem
 
 
+def _one_line(exc: BaseException) -> str:
+    """The user's error inside Hydra's instantiation wrapper, or Hydra's own first line."""
+    cause = exc
+    while cause is not None and not isinstance(cause, UserError):
+        cause = cause.__cause__
+    return str(cause or exc).splitlines()[0]
+
+
 def main(argv: list[str] | None = None) -> int:
     argv = sys.argv[1:] if argv is None else argv
     args = parse_args(argv)
     command = shlex.join(["python", "-m", "fashion_transfer.bench", *argv])
+    threads = torch.get_num_threads()
     try:
         result = run(args, command)
-    except UserError as exc:
-        print(f"error: {exc}", file=sys.stderr)
-        return exc.exit_code
+    except (UserError, HydraException) as exc:
+        print(f"error: {_one_line(exc)}", file=sys.stderr)
+        return 2
+    finally:
+        torch.set_num_threads(threads)
     report.write(result, args.out)
     print(report.markdown(result))
     progress(f"wrote {args.out / 'bench.json'} and {args.out / 'bench.md'}")

@@ -80,3 +80,15 @@ def test_quick_bench_writes_every_case_and_the_table(tiny_data, tmp_path):
     assert "| case | batch | images/s |" in table and "## Targets" in table
     assert all(name in table for name in expected)
     assert table.count("PASS") + table.count("FAIL") == 3
+
+
+@pytest.mark.parametrize(
+    ("override", "expected"),
+    [("paths.data_dir=/nonexistent", "FashionMNIST/raw not found"), ("no.such=1", "no.such")],
+)
+def test_bad_input_is_one_line_and_exit_2(override, expected, tmp_path, capsys):
+    from fashion_transfer.bench import main
+
+    assert main(["--quick", "--out", str(tmp_path), override]) == 2
+    err = capsys.readouterr().err.strip().splitlines()[-1]
+    assert err.startswith("error: ") and expected in err
