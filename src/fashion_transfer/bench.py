@@ -56,7 +56,7 @@ class Plan:
     synth_images: int
 
 
-FULL = Plan(10, 4, 3, 3, 200, 5, 3, 1000)
+FULL = Plan(10, 4, 3, 5, 200, 5, 3, 1000)
 QUICK = Plan(2, 2, 1, 2, 40, 2, 1, 200)
 
 
