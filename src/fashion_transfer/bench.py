@@ -46,7 +46,8 @@ REPO = Path(__file__).resolve().parents[2]
 class Plan:
     """How much work each part does; the full plan takes under 10 minutes on a busy 2-core CPU."""
 
-    fmnist_steps: int  # batches per timed round (suite batch size)
+    fmnist_steps: int  # batches per timed round (suite batch size): short rounds, many of them,
+    # so that the two halves of each per-round ratio run seconds apart
     fmnist_rounds: int
     df_steps: int
     df_rounds: int
@@ -56,7 +57,7 @@ class Plan:
     synth_images: int
 
 
-FULL = Plan(10, 4, 3, 5, 200, 5, 3, 1000)
+FULL = Plan(4, 10, 1, 12, 100, 10, 3, 1000)
 QUICK = Plan(2, 2, 1, 2, 40, 2, 1, 200)
 
 
@@ -169,12 +170,14 @@ def run(args: argparse.Namespace, command: str) -> dict:
         tta = time_to_accuracy(cfg, device, args.tta_limit or None)
 
     rows = report.case_rows(cases)
+    medians, quartiles = ratios(rows, batches, loading)
     result = {
         "command": command,
         "quick": args.quick,
         "machine": {**machine(device, args.threads), "load_start": load_start},
         "cases": rows,
-        "ratios": ratios(rows, batches, loading),
+        "ratios": medians,
+        "ratio_quartiles": quartiles,
         "loading": loading,
         "time_to_accuracy": tta,
         "memory": memory(device),
@@ -185,36 +188,39 @@ def run(args: argparse.Namespace, command: str) -> dict:
     return result
 
 
-def ratios(rows: dict[str, dict], batches: dict[str, int], loading: dict[str, dict]) -> dict:
-    """Each path's images/second over the model-only limit at the same batch size."""
-    r = report.ratio
+def ratios(rows: dict[str, dict], batches: dict[str, int], loading: dict[str, dict]) -> tuple:
+    """Each path over the model-only limit at the same batch size: medians and quartiles."""
     b, s = batches["fmnist"], fmnist.REFERENCE_BATCH
-    out = {
-        "fmnist_suite_vs_model": r(rows, f"fmnist/suite/b{b}", f"fmnist/model_only/b{b}"),
-        "decode_suite_vs_pillow": r(rows, "decode/suite_per_core", "decode/pillow_per_core"),
-        "decode_ceiling_vs_pillow": r(
-            rows, "decode/suite_decode_only_per_core", "decode/pillow_per_core"
-        ),
-        "decoder_vs_pillow_decoder": r(
-            rows, "decode/suite_decode_only_per_core", "decode/pillow_decode_only_per_core"
+    pairs = {
+        "fmnist_suite_vs_model": (f"fmnist/suite/b{b}", f"fmnist/model_only/b{b}"),
+        "decode_suite_vs_pillow": ("decode/suite_per_core", "decode/pillow_per_core"),
+        "decode_ceiling_vs_pillow": ("decode/suite_decode_only_per_core", "decode/pillow_per_core"),
+        "decoder_vs_pillow_decoder": (
+            "decode/suite_decode_only_per_core",
+            "decode/pillow_decode_only_per_core",
         ),
     }
     for w in (0, 2):
-        out[f"fmnist_reference_w{w}_vs_model"] = r(
-            rows, f"fmnist/reference/b{s}_w{w}", f"fmnist/model_only/b{s}"
+        pairs[f"fmnist_reference_w{w}_vs_model"] = (
+            f"fmnist/reference/b{s}_w{w}",
+            f"fmnist/model_only/b{s}",
         )
-    for tag, load in loading.items():
+    for tag in loading:
         b = batches[tag]
         limit = f"{tag}/model_only/b{b}"
-        out[f"{tag}_cache_vs_model"] = r(rows, f"{tag}/suite_cache/b{b}", limit)
-        out[f"{tag}_in_memory_vs_model"] = r(rows, f"{tag}/suite_in_memory/b{b}", limit)
+        pairs[f"{tag}_cache_vs_model"] = (f"{tag}/suite_cache/b{b}", limit)
+        pairs[f"{tag}_in_memory_vs_model"] = (f"{tag}/suite_in_memory/b{b}", limit)
         for w in (0, 2):
-            out[f"{tag}_reference_w{w}_vs_model"] = r(rows, f"{tag}/reference/b{b}_w{w}", limit)
-        first = report.first_epoch_rate(
-            rows[f"{tag}/suite_in_memory/b{b}"]["images_per_s"], load["preprocess_images_per_s"]
-        )
-        out[f"{tag}_on_the_fly_first_epoch_vs_model"] = first / rows[limit]["images_per_s"]
-    return out
+            pairs[f"{tag}_reference_w{w}_vs_model"] = (f"{tag}/reference/b{b}_w{w}", limit)
+    medians, quartiles = {}, {}
+    for key, (num, den) in pairs.items():
+        medians[key], quartiles[key] = report.summarise(report.paired(rows, num, den))
+    for tag, load in loading.items():  # one-shot preprocessing: no rounds to pair
+        limit = rows[f"{tag}/model_only/b{batches[tag]}"]["images_per_s"]
+        train = rows[f"{tag}/suite_in_memory/b{batches[tag]}"]["images_per_s"]
+        first = report.first_epoch_rate(train, load["preprocess_images_per_s"])
+        medians[f"{tag}_on_the_fly_first_epoch_vs_model"] = first / limit
+    return medians, quartiles
 
 
 def memory(device: torch.device) -> dict[str, float]:

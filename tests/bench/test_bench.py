@@ -68,6 +68,8 @@ def test_quick_bench_writes_every_case_and_the_table(tiny_data, tmp_path):
         assert case["images_per_s"] > 0 and math.isfinite(case["images_per_s"]), name
         assert len(case["rounds"]) == 2 and all(r > 0 for r in case["rounds"]), name
     assert result["ratios"] and all(v > 0 and math.isfinite(v) for v in result["ratios"].values())
+    for key, (q1, q3) in result["ratio_quartiles"].items():
+        assert 0 < q1 <= result["ratios"][key] <= q3, key
     load = result["loading"]["df64"]
     assert load["images"] > 0 and load["preprocess_images_per_s"] > 0
     assert load["cache_build_images_per_s"] > 0

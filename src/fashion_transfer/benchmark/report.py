@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import statistics
 from pathlib import Path
 
 from fashion_transfer.benchmark.timing import Case
@@ -14,7 +15,7 @@ def case_rows(cases: list[Case]) -> dict[str, dict]:
     return {
         c.name: {
             "images_per_s": c.median,
-            "rounds": [round(r, 1) for r in c.rates],
+            "rounds": [round(r, 3) for r in c.rates],
             "batch_size": c.batch_size,
             "note": c.note,
             **({"gpu_peak_mb": round(c.gpu_peak_mb, 1)} if c.gpu_peak_mb is not None else {}),
@@ -23,8 +24,15 @@ def case_rows(cases: list[Case]) -> dict[str, dict]:
     }
 
 
-def ratio(cases: dict[str, dict], num: str, den: str) -> float:
-    return cases[num]["images_per_s"] / cases[den]["images_per_s"]
+def paired(cases: dict[str, dict], num: str, den: str) -> list[float]:
+    """num/den of every round: the two ran seconds apart, so a change in load hits both alike."""
+    return [a / b for a, b in zip(cases[num]["rounds"], cases[den]["rounds"], strict=True)]
+
+
+def summarise(pairs: list[float]) -> tuple[float, list[float]]:
+    """Median and quartiles (q1, q3) of per-round ratios."""
+    q1, _, q3 = statistics.quantiles(pairs, n=4, method="inclusive")
+    return statistics.median(pairs), [round(q1, 3), round(q3, 3)]
 
 
 def first_epoch_rate(train_per_s: float, preprocess_per_s: float) -> float:
@@ -81,7 +89,8 @@ def markdown(result: dict) -> str:
         f"{m['device']} ({m['cpu_model'] if m['device'] == 'cpu' else m['device_name']}), "
         f"{m['cpu_cores']} cores, torch {m['torch']}, {m['threads']} torch thread(s), "
         f"load average {m['load_start']} at start, {m['load_end']} at end; "
-        f"{result['seconds']:.0f} s in all. Images/second are medians of interleaved rounds.",
+        f"{result['seconds']:.0f} s in all. Images/second: medians of interleaved rounds; "
+        "vs model-only: the median of the per-round ratios.",
         "",
         "| case | batch | images/s | vs model-only | what |",
         "|---|---:|---:|---:|---|",
@@ -89,18 +98,21 @@ def markdown(result: dict) -> str:
     cases = result["cases"]
     for name, c in cases.items():
         limit = _limit_of(name, cases)
-        vs = f"{c['images_per_s'] / cases[limit]['images_per_s']:.2f}" if limit else ""
+        vs = f"{statistics.median(paired(cases, name, limit)):.2f}" if limit else ""
         lines.append(
             f"| {name} | {c['batch_size'] or ''} | {_fmt(c['images_per_s'])} | {vs} | {c['note']} |"
         )
-    lines += ["", "| derived | value |", "|---|---:|"]
-    lines += [f"| {k} | {v:,.2f} |" for k, v in result["ratios"].items()]
+    lines += ["", "| ratio (median of per-round ratios) | value | quartiles |", "|---|---:|---:|"]
+    for key, value in result["ratios"].items():
+        q = result["ratio_quartiles"].get(key)
+        spread = f"{q[0]:.2f}-{q[1]:.2f}" if q else ""
+        lines.append(f"| {key} | {value:,.2f} | {spread} |")
     for tag, load in result["loading"].items():
         lines.append(
             f"| {tag} on-the-fly preprocessing, images/s ({load['images']} images, "
-            f"dataset.workers threads) | {load['preprocess_images_per_s']:,.0f} |"
+            f"dataset.workers threads) | {load['preprocess_images_per_s']:,.0f} | |"
         )
-        lines.append(f"| {tag} cache build, images/s | {load['cache_build_images_per_s']:,.0f} |")
+        lines.append(f"| {tag} cache build, images/s | {load['cache_build_images_per_s']:,.0f} | |")
     lines += [
         "",
         "## Targets",

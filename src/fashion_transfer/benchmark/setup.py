@@ -88,7 +88,12 @@ def suite_case(name: str, state: TrainState, split: Split, steps: int, note: str
 
 
 def loader_case(name: str, state: TrainState, loader, steps: int, note: str) -> Case:
-    """A hand-written loop: batches from a torch DataLoader, then the same train step."""
+    """A hand-written loop: batches from a torch DataLoader, then the same train step.
+
+    The iterator lives across rounds, as across a tutorial's epoch; with workers it keeps a few
+    batches (prefetch_factor x num_workers) ready while other cases run. That flatters it only
+    where its workers are slower than the model, which the bench would show anyway.
+    """
     batches = iter(())
 
     def run() -> int:
