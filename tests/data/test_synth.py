@@ -115,10 +115,11 @@ def test_wild_images_boxes_and_splits(wild: Path) -> None:
 
 
 def test_cloth_list_matches_the_official_file(wild: Path) -> None:
+    # FASHION_TRANSFER_SHARED names the shared data folder (../shared/data), as in tests/conftest.py
     shared = Path(
-        os.environ.get("FASHION_TRANSFER_SHARED", Path(__file__).parents[2] / ".." / "shared")
+        os.environ.get("FASHION_TRANSFER_SHARED", Path(__file__).parents[3] / "shared" / "data")
     )
-    official = shared / "data" / "DeepFashion" / "Anno" / "list_category_cloth.txt"
+    official = shared / "DeepFashion" / "Anno" / "list_category_cloth.txt"
     if not official.is_file():
         pytest.skip(f"official list not available at {official} (set FASHION_TRANSFER_SHARED)")
     assert (wild / "Anno" / "list_category_cloth.txt").read_bytes() == official.read_bytes()

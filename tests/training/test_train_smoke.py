@@ -109,14 +109,13 @@ def test_same_seed_same_metrics_different_seed_different(make_cfg, tiny_data, ti
     assert hist(a) != hist(c)
 
 
-def test_wandb_offline_run_folder(make_cfg, tiny_data, tiny_synth, tmp_path, monkeypatch):
+def test_wandb_offline_run_folder(make_cfg, tiny_synth, tmp_path, monkeypatch):
     monkeypatch.setenv("WANDB_MODE", "offline")
     run_dir = tmp_path / "run"
     cfg = make_cfg(
         "experiment=smoke",
         "logger=wandb",
-        f"paths.data_dir={tiny_data}",
-        "source.val_size=50",
+        f"paths.synth_dir={tiny_synth}",
         run_dir=run_dir,
     )
     train(cfg)
