@@ -50,8 +50,15 @@ demo: synth ## The offline demo: all five strategies on FashionSynth, then the a
 	@# The gap decomposition's in-domain run: the baseline CNN trained on the target's Fashion-MNIST view.
 	$(PY) -m fashion_transfer.train -m experiment=demo strategy=fmnist_baseline seed=$(DEMO_SEEDS) \
 		dataset@source=synth_wild source.view=fmnist source.resolution=28 source.label_space=shared \
-		source.augment.translate=2 paths.synth_dir=$(SYNTH) hydra.sweep.dir=$(SWEEP)/fmnist_view $(ARGS)
+		source.train_fraction=1.0 source.augment.translate=2 paths.synth_dir=$(SYNTH) \
+		hydra.sweep.dir=$(SWEEP)/fmnist_view $(ARGS)
 	$(PY) -m fashion_transfer.analyze $(SWEEP)
+
+bench: $(STAMP) ## Benchmark the data paths against the model's own step (bench/bench.md; ~10+ min)
+	$(PY) -m fashion_transfer.bench --out bench paths.data_dir=$(DATA) $(ARGS)
+
+bench-quick: $(STAMP) ## The same benchmark in under 2 minutes (no time-to-accuracy)
+	$(PY) -m fashion_transfer.bench --quick --out bench paths.data_dir=$(DATA) $(ARGS)
 
 clean: ## Remove run outputs (keeps data and .venv)
 	rm -rf outputs multirun
