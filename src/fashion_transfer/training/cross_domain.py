@@ -39,6 +39,21 @@ def _score(ctx: RunContext, shared_logits: torch.Tensor, labels: torch.Tensor) -
     }
 
 
+def _record_shared(
+    ctx: RunContext, logits: torch.Tensor, labels: torch.Tensor, classes: list[str], mode: str
+) -> None:
+    """Write the shared-space figures of either mode into the run record."""
+    s = _score(ctx, logits, labels)
+    ctx.record.update(
+        shared_acc=s["acc"],
+        shared_macro_acc=s["macro"],
+        shared_n=s["n"],
+        shared_mode=mode,
+        shared_classes=classes,
+        shared_confusion=s["confusion"],
+    )
+
+
 def _target_fmnist_view(ctx: RunContext) -> Domain | None:
     """The target's test images in Fashion-MNIST format (box crop, gray, 28x28, dark background)."""
     target = ctx.cfg.target
@@ -77,15 +92,7 @@ def _zero_shot(ctx: RunContext, model: nn.Module, source: Domain) -> None:
             return
         logits = lm.logits_from_source(logits)
     labels = lm.labels_from_target(view.test.labels)
-    s = _score(ctx, logits, labels)
-    ctx.record.update(
-        shared_acc=s["acc"],
-        shared_macro_acc=s["macro"],
-        shared_n=s["n"],
-        shared_mode="zero_shot_fmnist_view",
-        shared_classes=lm.shared_classes,
-        shared_confusion=s["confusion"],
-    )
+    _record_shared(ctx, logits, labels, lm.shared_classes, "zero_shot_fmnist_view")
     ctx.record["data"]["target_fmnist_view"] = view.report
     keep = torch.nonzero(labels >= 0).flatten()
     pick = keep[sample_indices(labels[keep], ctx.cfg.eval.samples, ctx.cfg.seed)]
@@ -103,15 +110,7 @@ def _mapped(ctx: RunContext, model: nn.Module, domains: dict[str, Domain]) -> No
     lm = LabelMap.from_config(ctx.cfg.label_map, target.classes, source_classes)
     logits = lm.logits_from_target(ctx.test_logits["target"])
     labels = lm.labels_from_target(target.test.labels)
-    s = _score(ctx, logits, labels)
-    ctx.record.update(
-        shared_acc=s["acc"],
-        shared_macro_acc=s["macro"],
-        shared_n=s["n"],
-        shared_mode="mapped_predictions",
-        shared_classes=lm.shared_classes,
-        shared_confusion=s["confusion"],
-    )
+    _record_shared(ctx, logits, labels, lm.shared_classes, "mapped_predictions")
     keep = labels >= 0
     _log_shared(ctx, logits[keep].argmax(1), labels[keep], lm.shared_classes)
     if not ctx.cfg.eval.get("reverse", True):
