@@ -74,7 +74,9 @@ def at_largest_fraction(frame: pd.DataFrame) -> pd.DataFrame:
     if frame.empty or frame["train_fraction"].isna().all():
         return frame
     # The in-domain Fashion-MNIST-view run is a baseline of its own, with its own fraction.
-    key = frame["strategy"].astype(str) + stats.is_fmnist_view(frame).map({True: "/view", False: ""})
+    key = frame["strategy"].astype(str) + stats.is_fmnist_view(frame).map(
+        {True: "/view", False: ""}
+    )
     top = frame.groupby(key, dropna=False)["train_fraction"].transform("max")
     return frame[(frame["train_fraction"] == top) | top.isna()]
 

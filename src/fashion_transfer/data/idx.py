@@ -23,7 +23,9 @@ def read_idx(path: Path, expected_magic: int) -> np.ndarray:
         )
     raw = path.read_bytes()
     if len(raw) < 8:
-        raise DataError(f"{path}: file too short to be an idx file ({len(raw)} bytes); re-download it")
+        raise DataError(
+            f"{path}: file too short to be an idx file ({len(raw)} bytes); re-download it"
+        )
     magic = struct.unpack(">I", raw[:4])[0]
     if magic != expected_magic:
         raise DataError(
