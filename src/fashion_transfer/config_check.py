@@ -77,6 +77,13 @@ def _check_stage(cfg: DictConfig, name: str, stage: DictConfig) -> None:
     _positive_int(cfg, f"{key}.batch_size")
     _positive_number(cfg, f"{key}.lr" if stage.get("lr") is not None else "optimizer.lr")
     _positive_number(cfg, f"{key}.backbone_lr_factor")
+    decay = stage.get("ema_decay")
+    if decay is not None:
+        ok = isinstance(decay, float | int) and not isinstance(decay, bool)
+        if not ok or not 0 < decay < 1:
+            raise _error(
+                cfg, f"{key}.ema_decay", decay, "must be in (0, 1), or null for no average"
+            )
     unfreeze = stage.get("unfreeze_after")
     if isinstance(unfreeze, bool) or not isinstance(unfreeze, int) or not 0 <= unfreeze <= epochs:
         rule = f"must be an integer between 0 and the stage's epochs ({epochs})"

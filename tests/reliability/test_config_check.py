@@ -27,6 +27,8 @@ CASES = [  # (overrides, what the message starts with)
     ((*BASELINE, "budget.source.lr=-0.001"), "budget.source.lr=-0.001"),
     ((*BASELINE, "budget.source.lr=null", "optimizer.lr=0"), "optimizer.lr=0"),
     ((*ADAPTER, "transfer.backbone_lr_factor=0"), "transfer.backbone_lr_factor=0"),
+    ((*BASELINE, "budget.source.ema_decay=1.0"), "budget.source.ema_decay=1.0: must be in (0, 1)"),
+    ((*ADAPTER, "budget.target.ema_decay=0"), "budget.target.ema_decay=0"),
     ((*ADAPTER, "transfer.unfreeze_after=3"), "transfer.unfreeze_after=3: must be an integer"),
     ((*ADAPTER, "transfer.unfreeze_after=-1"), "transfer.unfreeze_after=-1"),
     ((*ADAPTER, "target.train_fraction=0"), "target.train_fraction=0: must be in (0, 1]"),

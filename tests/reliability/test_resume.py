@@ -99,18 +99,24 @@ KILLS = {
 }  # where a run is killed -> where the next attempt resumes (stage, epochs done)
 
 
+THREE_KILLS = [("step", 6), ("save", ("target", 1)), ("step", 15)]
+WITH_EMA = ("budget.adapter_source.ema_decay=0.9", "budget.target.ema_decay=0.9")
+
+
 @pytest.mark.parametrize(
-    "kills",
+    "kills, extra",
     [
-        pytest.param([("step", 6), ("save", ("target", 1)), ("step", 15)], id="three-kills"),
-        pytest.param(list(KILLS), id="six-kills", marks=pytest.mark.slow),
+        pytest.param(THREE_KILLS, (), id="three-kills"),
+        # the weight average is state too: it must come back exactly, in both stages
+        pytest.param(THREE_KILLS, WITH_EMA, id="three-kills-ema"),
+        pytest.param(list(KILLS), (), id="six-kills", marks=pytest.mark.slow),
     ],
 )
 def test_killed_anywhere_resumes_inside_the_right_stage_to_identical_results(
-    kills, make_cfg, tiny_synth, tmp_path, faults, caplog, helpers
+    kills, extra, make_cfg, tiny_synth, tmp_path, faults, caplog, helpers
 ):
     caplog.set_level(logging.INFO, logger="fashion_transfer.training.resume")
-    overrides = (*TWO_STAGES, f"paths.synth_dir={tiny_synth}")
+    overrides = (*TWO_STAGES, *extra, f"paths.synth_dir={tiny_synth}")
     reference = tmp_path / "reference"
     train(make_cfg(*overrides, run_dir=reference))
 
@@ -134,10 +140,13 @@ def test_killed_anywhere_resumes_inside_the_right_stage_to_identical_results(
         ("target", 3),
     ]
     assert helpers.same_samples(run, reference)
-    for name in ("best.pt", "stage_source_best.pt", "stage_target_best.pt"):
-        a = load_checkpoint(run / "checkpoints" / name)["model"]
-        b = load_checkpoint(reference / "checkpoints" / name)["model"]
-        assert all(torch.equal(a[k], b[k]) for k in b), name
+    for name in ("best.pt", "stage_source_best.pt", "stage_target_best.pt", "last.pt"):
+        a = load_checkpoint(run / "checkpoints" / name)
+        b = load_checkpoint(reference / "checkpoints" / name)
+        assert ("train_model" in b) == bool(extra), name  # the average is kept when enabled
+        for part in ("model", "train_model"):
+            if part in b:
+                assert all(torch.equal(a[part][k], b[part][k]) for k in b[part]), (name, part)
     assert got["wall_time_s"] > want["wall_time_s"] * 0.5  # earlier attempts' time is kept
 
 

@@ -49,9 +49,19 @@ def make_payload(
     global_step: int,
     record: dict,
     config: dict,
+    ema: Any = None,
 ) -> dict[str, Any]:
-    """Everything needed to continue a run exactly; `record` and `config` travel as JSON text."""
+    """Everything needed to continue a run exactly; `record` and `config` travel as JSON text.
+
+    "model" is always the weights the stage evaluates and selects; with a weight average (`ema`)
+    those are the averaged ones, and the raw training weights travel as "train_model".
+    """
+    extra = {}
+    if ema is not None:
+        extra = {"train_model": model.state_dict(), "ema_updates": ema.updates}
+        model = ema.module
     return {
+        **extra,
         "model": model.state_dict(),
         "optimizer": optimizer.state_dict() if optimizer is not None else None,
         "scheduler": scheduler.state_dict() if scheduler is not None else None,

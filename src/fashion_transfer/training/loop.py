@@ -16,6 +16,7 @@ from fashion_transfer.data.base import Split
 from fashion_transfer.errors import TrainingFailed
 from fashion_transfer.models.freeze import set_backbone_trainable
 from fashion_transfer.training.batches import augment, fit_input, iterate_batches
+from fashion_transfer.training.ema import ModelEma
 
 log = logging.getLogger(__name__)
 
@@ -39,6 +40,12 @@ class TrainState:
     global_step: int = 0
     max_steps: int | None = None  # cap batches per epoch (smoke tests and benches)
     frozen: bool = False  # backbone frozen this epoch (its BatchNorm stays in eval mode)
+    ema: ModelEma | None = None  # averaged weights, updated every step; evaluated instead
+
+    @property
+    def eval_model(self) -> nn.Module:
+        """The weights validation (model selection) and testing score: the average when kept."""
+        return self.ema.module if self.ema is not None else self.model
 
 
 def _autocast(state: TrainState):
@@ -76,6 +83,8 @@ def train_step(
     state.optimizer.zero_grad(set_to_none=True)
     loss.backward()
     state.optimizer.step()
+    if state.ema is not None:
+        state.ema.update(state.model)
     return loss, logits
 
 

@@ -25,6 +25,7 @@ from fashion_transfer.training.checkpoint import (
     make_payload,
     save_checkpoint,
 )
+from fashion_transfer.training.ema import ModelEma
 from fashion_transfer.training.loop import TrainState, evaluate, train_one_epoch
 from fashion_transfer.training.metrics import write_json_atomic
 from fashion_transfer.training.optim import build_optimizer
@@ -92,6 +93,7 @@ def _save(
             global_step=state.global_step,
             record=ctx.record,
             config=ctx.config_dict,
+            ema=state.ema,
         ),
     )
 
@@ -114,6 +116,7 @@ def build_state(
         steps = min(steps, cfg.train.max_steps_per_epoch)
     sched_cfg = OmegaConf.merge(cfg.schedule, stage_cfg.get("schedule") or {})
     scheduler = instantiate(sched_cfg)(optimizer, steps_per_epoch=steps, epochs=stage_cfg.epochs)
+    decay = stage_cfg.get("ema_decay")
     return TrainState(
         model=model,
         optimizer=optimizer,
@@ -129,6 +132,7 @@ def build_state(
         stage=stage_name,
         global_step=ctx.global_step,
         max_steps=cfg.train.get("max_steps_per_epoch"),
+        ema=ModelEma(model, float(decay)) if decay else None,
     )
 
 
@@ -139,7 +143,11 @@ def run_stage(
     state = build_state(ctx, stage_cfg, model, domain, name)
     start_epoch, best = 0, (-1.0, 0)
     if ctx.resume is not None and ctx.resume["stage_index"] == index:
-        model.load_state_dict(ctx.resume["model"])
+        model.load_state_dict(ctx.resume.get("train_model", ctx.resume["model"]))
+        if state.ema is not None:
+            state.ema.load_state_dict(
+                {"module": ctx.resume["model"], "updates": ctx.resume.get("ema_updates", 0)}
+            )
         state.optimizer.load_state_dict(ctx.resume["optimizer"])
         state.scheduler.load_state_dict(ctx.resume["scheduler"])
         start_epoch, best = (
@@ -155,6 +163,7 @@ def run_stage(
         epochs=stage_cfg.epochs,
         unfreeze_after=stage_cfg.unfreeze_after,
         batch_size=stage_cfg.batch_size,
+        ema_decay=state.ema.decay if state.ema is not None else None,
     )
     t0, seconds_before = time.perf_counter(), summary.get("seconds", 0.0)
     for epoch in range(start_epoch, stage_cfg.epochs):
@@ -165,7 +174,9 @@ def run_stage(
             epoch_seed(ctx.cfg.seed, index, epoch),
             desc=f"{name} {epoch + 1}/{stage_cfg.epochs}",
         )
-        val = evaluate(model, domain.val, ctx.device, state.eval_batch_size, state.criterion)
+        val = evaluate(
+            state.eval_model, domain.val, ctx.device, state.eval_batch_size, state.criterion
+        )
         entry = {
             "stage": name,
             "epoch": epoch + 1,
