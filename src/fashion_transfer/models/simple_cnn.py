@@ -8,18 +8,29 @@ import torch
 from torch import nn
 
 
-def _conv_block(c_in: int, c_out: int, batch_norm: bool, dropout: float) -> nn.Sequential:
+def _conv_block(
+    c_in: int, c_out: int, batch_norm: bool, dropout: float, pool_first: bool
+) -> nn.Sequential:
+    """conv-BN-ReLU-pool, or with pool_first conv-pool-BN-ReLU.
+
+    Pooling first lets BatchNorm and ReLU (and their backward passes) work on a quarter of the
+    pixels: about 1.3x more training images/s for the default widths on this 2-core CPU, measured.
+    """
     layers: list[nn.Module] = [nn.Conv2d(c_in, c_out, 3, padding=1, bias=not batch_norm)]
+    if pool_first:
+        layers.append(nn.MaxPool2d(2))
     if batch_norm:
         layers.append(nn.BatchNorm2d(c_out))
-    layers += [nn.ReLU(inplace=True), nn.MaxPool2d(2)]
+    layers.append(nn.ReLU(inplace=True))
+    if not pool_first:
+        layers.append(nn.MaxPool2d(2))
     if dropout > 0:
         layers.append(nn.Dropout2d(dropout))
     return nn.Sequential(*layers)
 
 
 class SimpleFashionCNN(nn.Module):
-    """Three conv blocks (conv-BN-ReLU-pool) and a two-layer head; 28x28 gray in, logits out.
+    """Three conv blocks (conv-BN-ReLU-pool, or pool first) and a two-layer head; 28x28 gray in.
 
     Normalisation is part of the model so that it scores any 28x28 gray input (Fashion-MNIST or the
     Fashion-MNIST view of DeepFashion) exactly as it was trained.
@@ -38,6 +49,7 @@ class SimpleFashionCNN(nn.Module):
         mean: Sequence[float] = (0.2860,),
         std: Sequence[float] = (0.3530,),
         channels_last: bool = True,
+        pool_first: bool = False,
     ) -> None:
         super().__init__()
         if len(widths) != 3:
@@ -48,7 +60,10 @@ class SimpleFashionCNN(nn.Module):
         self.register_buffer("std", torch.tensor(std, dtype=torch.float32).view(1, -1, 1, 1))
         chans = [in_channels, *widths]
         self.features = nn.Sequential(
-            *(_conv_block(chans[i], chans[i + 1], batch_norm, conv_dropout) for i in range(3))
+            *(
+                _conv_block(chans[i], chans[i + 1], batch_norm, conv_dropout, pool_first)
+                for i in range(3)
+            )
         )
         spatial = resolution // 8
         self.num_features = widths[-1] * spatial * spatial
