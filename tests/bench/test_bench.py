@@ -43,7 +43,8 @@ def test_time_limit_starts_no_epoch_that_would_end_past_it(tiny_data):
 def test_quick_bench_writes_every_case_and_the_table(tiny_data, tmp_path):
     out = tmp_path / "bench"
     cmd = [sys.executable, "-m", "fashion_transfer.bench", "--quick", "--device", "cpu"]
-    cmd += ["--out", str(out), f"paths.data_dir={tiny_data}", "source.val_size=50"]
+    cmd += ["--time-to-accuracy", "--tta-threads", "1", "--out", str(out)]
+    cmd += [f"paths.data_dir={tiny_data}", "source.val_size=50", "budget.source.epochs=1"]
     done = subprocess.run(cmd, capture_output=True, text=True, timeout=600)
     assert done.returncode == 0, done.stderr[-3000:]
     result = json.loads((out / "bench.json").read_text())
@@ -62,6 +63,7 @@ def test_quick_bench_writes_every_case_and_the_table(tiny_data, tmp_path):
         "decode/pillow_per_core",
         "decode/suite_decode_only_per_core",
         "decode/pillow_decode_only_per_core",
+        "decode/torchvision_decode_only_per_core",
     }
     assert set(result["cases"]) == expected
     for name, case in result["cases"].items():
@@ -73,15 +75,18 @@ def test_quick_bench_writes_every_case_and_the_table(tiny_data, tmp_path):
     load = result["loading"]["df64"]
     assert load["images"] > 0 and load["preprocess_images_per_s"] > 0
     assert load["cache_build_images_per_s"] > 0
-    assert result["time_to_accuracy"] is None  # off in --quick
-    assert [t["pass"] in (True, False) for t in result["targets"]] == [True] * 3
+    tta = result["time_to_accuracy"]  # asked for (off by default in --quick)
+    assert tta["threads"] == 1 and [h["epoch"] for h in tta["history"]] == [1]
+    assert tta["recipe"]["ema_decay"] == 0.998 and tta["recipe"]["pool_first"] is True
+    assert [t["pass"] in (True, False) for t in result["targets"]] == [True] * 4
     machine = result["machine"]
     assert machine["threads"] == 1 and machine["torch"] and len(machine["load_start"]) == 3
     assert result["memory"]["self_max_rss_mb"] > 0
     table = (out / "bench.md").read_text()
     assert "| case | batch | images/s |" in table and "## Targets" in table
     assert all(name in table for name in expected)
-    assert table.count("PASS") + table.count("FAIL") == 3
+    assert table.count("PASS") + table.count("FAIL") == 4
+    assert "1 torch threads)" in table  # the time-to-accuracy section says how it ran
 
 
 @pytest.mark.parametrize(

@@ -266,7 +266,7 @@ def test_pillow_fallback_decodes_what_libjpeg_rejects(df_root: Path, written: di
     path = df_root / "Img" / written["names"][-1]
     with Image.open(path) as img:
         buffer = io.BytesIO()
-        img.save(buffer, "PNG")  # a PNG named .jpg: torchvision refuses, Pillow reads it
+        img.save(buffer, "PNG")  # a PNG named .jpg: libjpeg-turbo refuses, Pillow reads it
     path.write_bytes(buffer.getvalue())
     report = load(df_root).report
     assert report["pillow_fallback"] == 1 and report["bad_images"] == []

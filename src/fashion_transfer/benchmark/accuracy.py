@@ -47,10 +47,12 @@ def time_to_accuracy(
             break
         t0 = time.perf_counter()
         train = train_one_epoch(state, domain.train, epoch_seed(cfg.seed, 0, epoch))
-        val = evaluate(state.model, domain.val, device, state.eval_batch_size, state.criterion)
+        val = evaluate(state.eval_model, domain.val, device, state.eval_batch_size, state.criterion)
         last = time.perf_counter() - t0
         clock += last
-        test = evaluate(state.model, domain.test, device, state.eval_batch_size, state.criterion)
+        test = evaluate(
+            state.eval_model, domain.test, device, state.eval_batch_size, state.criterion
+        )
         history.append(
             {
                 "epoch": epoch + 1,
@@ -75,6 +77,8 @@ def time_to_accuracy(
             "batch_size": int(stage.batch_size),
             "lr": float(stage.lr),
             "train_images": len(domain.train),
+            "pool_first": bool(cfg.model.get("pool_first", False)),
+            "ema_decay": stage.get("ema_decay"),
         },
         "seconds_to": reached,
         "limit_s": limit_s,

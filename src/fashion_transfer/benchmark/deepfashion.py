@@ -17,6 +17,7 @@ from omegaconf import DictConfig
 from PIL import Image
 from torch.utils.data import DataLoader, Dataset
 from torchvision import transforms
+from torchvision.io import ImageReadMode, decode_jpeg, read_file
 
 from fashion_transfer.benchmark.setup import loader_case, make_state, model_only_case, suite_case
 from fashion_transfer.benchmark.timing import Case, measure, timed
@@ -162,6 +163,11 @@ def decode_per_core(cfg: DictConfig, lists: DeepFashionLists, n: int, repeats: i
             decode_rgb(path)
         return len(paths)
 
+    def torchvision_decode() -> int:
+        for path in paths:
+            decode_jpeg(read_file(str(path)), mode=ImageReadMode.RGB)
+        return len(paths)
+
     def pillow() -> int:
         for i in range(len(positions)):
             reference[i]
@@ -183,6 +189,11 @@ def decode_per_core(cfg: DictConfig, lists: DeepFashionLists, n: int, repeats: i
                 Case("decode/suite_decode_only_per_core", suite_decode, note="decode_rgb alone"),
                 Case(
                     "decode/pillow_decode_only_per_core", pillow_decode, note="Pillow decode alone"
+                ),
+                Case(
+                    "decode/torchvision_decode_only_per_core",
+                    torchvision_decode,
+                    note="torchvision.io.decode_jpeg alone (the decoder the suite used before)",
                 ),
             ],
             repeats,

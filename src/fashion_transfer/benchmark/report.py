@@ -132,7 +132,8 @@ def markdown(result: dict) -> str:
         lines += [
             "",
             f"## Time to accuracy ({rec['strategy']}: {rec['model']}, {rec['epochs']} epochs, "
-            f"batch {rec['batch_size']}, lr {rec['lr']:g}, {rec['train_images']} train images)",
+            f"batch {rec['batch_size']}, lr {rec['lr']:g}, {rec['train_images']} train images, "
+            f"{tta.get('threads', '?')} torch threads)",
             "",
             f"Stopped: {tta['stopped']}. Seconds count training and validation, not the bench's "
             "per-epoch test scoring.",

@@ -153,11 +153,11 @@ def augment(
     if translate > 0:
         t = translate
         padded = F.pad(x, (t, t, t, t), mode="replicate")
+        # Two gathers (rows, then columns) instead of one 4-index lookup: 4x less index work.
         rows = (d["oy"][:, None] + torch.arange(h, device=dev))[:, None, :, None]
         cols = (d["ox"][:, None] + torch.arange(w, device=dev))[:, None, None, :]
-        bidx = torch.arange(b, device=dev)[:, None, None, None]
-        cidx = torch.arange(c, device=dev)[None, :, None, None]
-        x = padded[bidx, cidx, rows, cols]
+        x = padded.gather(2, rows.expand(b, c, h, w + 2 * t))
+        x = x.gather(3, cols.expand(b, c, h, w))
     if erase_p > 0:
         y0, x0 = d["y0"][:, None], d["x0"][:, None]
         ys = torch.arange(h, device=dev)[None, :]
