@@ -54,7 +54,7 @@ demo: synth ## The offline demo: all five strategies on FashionSynth, then the a
 		hydra.sweep.dir=$(SWEEP)/fmnist_view $(ARGS)
 	$(PY) -m fashion_transfer.analyze $(SWEEP)
 
-bench: $(STAMP) ## Benchmark the data paths against the model's own step (bench/bench.md; ~10+ min)
+bench: $(STAMP) ## Benchmark the data paths against the model's own step (bench/bench.md; ~9 min here)
 	$(PY) -m fashion_transfer.bench --out bench paths.data_dir=$(DATA) $(ARGS)
 
 bench-quick: $(STAMP) ## The same benchmark in under 2 minutes (no time-to-accuracy)
