@@ -7,6 +7,7 @@ from pathlib import Path
 
 import pytest
 import torch
+import wandb
 from hydra.utils import instantiate
 
 from fashion_transfer.train import train
@@ -119,6 +120,7 @@ def test_wandb_offline_run_folder(make_cfg, tiny_synth, tmp_path, monkeypatch):
         run_dir=run_dir,
     )
     train(cfg)
+    wandb.teardown()  # the service may still be writing the log when finish() returns
     runs = list((run_dir / "wandb").glob("offline-run-*"))
     assert len(runs) == 1
     # wandb-core writes offline runs as protobuf records; the group, job type and final summary
