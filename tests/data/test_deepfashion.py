@@ -9,6 +9,7 @@ import shutil
 from collections import Counter
 from pathlib import Path
 
+import numpy as np
 import pytest
 import torch
 from hydra import compose, initialize_config_dir
@@ -102,11 +103,11 @@ def test_fmnist_view_shape_range_and_dark_background(
 
 def test_auto_inversion_rule() -> None:
     spec = make_spec(28, "fmnist", 0.0, True, "auto")
-    light = torch.full((3, 60, 40), 220, dtype=torch.uint8)
-    light[:, 20:40, 10:30] = 30
+    light = np.full((60, 40, 3), 220, dtype=np.uint8)  # decoded layout: (H, W, C)
+    light[20:40, 10:30] = 30
     dark = 255 - light
     for img in (light, dark):  # either way the background ends up dark
-        out = transform(img, (0, 0, 40, 60), spec)[0].float()
+        out = transform(img, (0, 0, 40, 60), spec)[0].astype(float)
         assert out.shape == (28, 28) and out[0].mean() < 40 and out[14, 14] > 200
 
 
