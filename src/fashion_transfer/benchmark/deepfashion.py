@@ -150,7 +150,7 @@ def decode_per_core(cfg: DictConfig, lists: DeepFashionLists, n: int, repeats: i
     )
     positions = lists.splits["train"][:n]
     paths = [lists.image_path(p) for p in positions]
-    boxes = lists.boxes[positions]
+    boxes = lists.boxes[positions].tolist()  # Python ints, as preprocess_many passes them
     reference = PillowCrops(lists, "train", spec.resolution)
 
     def suite() -> int:
