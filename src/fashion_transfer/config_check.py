@@ -2,14 +2,15 @@
 
 Strategies read their budgets through interpolations (`epochs: ${budget.target.epochs}`), so a
 message names the key the user actually sets (`budget.target.epochs`) and, in brackets, where it
-is used. An unknown strategy (`strategy=foo`) never gets here: Hydra rejects it while composing,
-naming the missing `strategy/foo` and listing the available ones (exit code 1).
+is used. An unknown choice of a config group (`strategy=foo`) is caught earlier, from the command
+line (`check_group_choices`), before Hydra composes and would print its own multi-line error.
 """
 
 from __future__ import annotations
 
 import math
 import re
+from collections.abc import Sequence
 from pathlib import Path
 
 import torch
@@ -17,6 +18,7 @@ from omegaconf import DictConfig, OmegaConf
 
 from fashion_transfer.errors import ConfigError
 
+_NOT_PLAIN = re.compile(r"[()\[\]{}*?$'\"\s]")  # sweep functions, interpolations, quoting
 _REFERENCE = re.compile(r"\$\{([A-Za-z_][\w.]*)\}")
 _PATHS_KEY = re.compile(r"\$\{(paths\.\w+)\}")
 
@@ -178,3 +180,29 @@ def check_config(cfg: DictConfig) -> None:
     _check_device(cfg)
     for slot in slots:  # last: a wrong value above is the likelier typo than a missing folder
         _check_root(cfg, slot)
+
+
+def check_group_choices(overrides: Sequence[str], conf_dir: Path) -> None:
+    """`group=name` overrides (also `dataset@target=`, `+group=`, sweep lists) must name a file.
+
+    Hydra composes before any of our code runs, and its error for a missing option spans a dozen
+    lines; this checks the plain choices first, in one line. Keys with a dot set values, not
+    choices; Hydra's own groups (`hydra/...`, whose launchers come from plugins), sweep functions
+    (`glob(...)`) and quoted values are left to Hydra.
+    """
+    for arg in overrides:
+        key, sep, value = arg.partition("=")
+        key = key.lstrip("+~")
+        if not sep or key.startswith("-") or "." in key or _NOT_PLAIN.search(value):
+            continue
+        group = key.split("@", 1)[0]
+        folder = conf_dir / group
+        if group.startswith("hydra") or not folder.is_dir():
+            continue
+        for choice in value.split(","):
+            if choice and choice != "null" and not (folder / f"{choice}.yaml").is_file():
+                options = ", ".join(sorted(f.stem for f in folder.glob("*.yaml")))
+                raise ConfigError(
+                    f"{key}={choice}: there is no conf/{group}/{choice}.yaml; "
+                    f"choose one of {options}"
+                )

@@ -16,10 +16,12 @@ from hydra.core.hydra_config import HydraConfig
 from hydra.types import RunMode
 from omegaconf import DictConfig
 
-from fashion_transfer.errors import TrainingFailed, UserError
+from fashion_transfer.config_check import check_group_choices
+from fashion_transfer.errors import ConfigError, TrainingFailed, UserError
 from fashion_transfer.training.run import run_strategy
 
 log = logging.getLogger("fashion_transfer")
+CONF_DIR = Path(__file__).resolve().parents[2] / "conf"
 
 
 def _multirun() -> bool:
@@ -54,5 +56,15 @@ def main(cfg: DictConfig) -> float | None:
     return metrics.get(cfg.get("optimized_metric", "test_acc"))
 
 
-if __name__ == "__main__":
+def cli() -> None:
+    """The command: unknown config-group choices get a one-line error before Hydra composes."""
+    try:
+        check_group_choices(sys.argv[1:], CONF_DIR)
+    except ConfigError as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        sys.exit(exc.exit_code)
     main()
+
+
+if __name__ == "__main__":
+    cli()
