@@ -47,9 +47,7 @@ class ModelEma:
             else:
                 mine.copy_(theirs)
 
-    def state_dict(self) -> dict:
-        return {"module": self.module.state_dict(), "updates": self.updates}
-
-    def load_state_dict(self, state: dict) -> None:
-        self.module.load_state_dict(state["module"])
-        self.updates = int(state["updates"])
+    def restore(self, module_state: dict, updates: int) -> None:
+        """Continue from a checkpoint: its averaged weights and how many updates made them."""
+        self.module.load_state_dict(module_state)
+        self.updates = int(updates)

@@ -145,9 +145,7 @@ def run_stage(
     if ctx.resume is not None and ctx.resume["stage_index"] == index:
         model.load_state_dict(ctx.resume.get("train_model", ctx.resume["model"]))
         if state.ema is not None:
-            state.ema.load_state_dict(
-                {"module": ctx.resume["model"], "updates": ctx.resume.get("ema_updates", 0)}
-            )
+            state.ema.restore(ctx.resume["model"], ctx.resume.get("ema_updates", 0))
         state.optimizer.load_state_dict(ctx.resume["optimizer"])
         state.scheduler.load_state_dict(ctx.resume["scheduler"])
         start_epoch, best = (
