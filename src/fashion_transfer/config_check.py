@@ -183,12 +183,13 @@ def check_config(cfg: DictConfig) -> None:
 
 
 def check_group_choices(overrides: Sequence[str], conf_dir: Path) -> None:
-    """`group=name` overrides (also `dataset@target=`, `+group=`, sweep lists) must name a file.
+    """`group=name` overrides (also `dataset@target=`, `+group=`, sweep lists) must name an option.
 
     Hydra composes before any of our code runs, and its error for a missing option spans a dozen
     lines; this checks the plain choices first, in one line. Keys with a dot set values, not
-    choices; Hydra's own groups (`hydra/...`, whose launchers come from plugins), sweep functions
-    (`glob(...)`) and quoted values are left to Hydra.
+    choices; sweep functions (`glob(...)`) and quoted values are left to Hydra. Our groups are
+    folders of conf/; Hydra's own (`hydra/launcher=`, ...) also take what Hydra and its installed
+    plugins register, so those are asked of Hydra's config loader (only when one is overridden).
     """
     for arg in overrides:
         key, sep, value = arg.partition("=")
@@ -196,13 +197,31 @@ def check_group_choices(overrides: Sequence[str], conf_dir: Path) -> None:
         if not sep or key.startswith("-") or "." in key or _NOT_PLAIN.search(value):
             continue
         group = key.split("@", 1)[0]
-        folder = conf_dir / group
-        if group.startswith("hydra") or not folder.is_dir():
-            continue
+        ours = not group.startswith("hydra/")
+        options = None if ours else _hydra_group_options(group, conf_dir)
+        if options is None:
+            folder = conf_dir / group
+            if not folder.is_dir():
+                continue
+            options = sorted(f.stem for f in folder.glob("*.yaml"))
         for choice in value.split(","):
-            if choice and choice != "null" and not (folder / f"{choice}.yaml").is_file():
-                options = ", ".join(sorted(f.stem for f in folder.glob("*.yaml")))
-                raise ConfigError(
-                    f"{key}={choice}: there is no conf/{group}/{choice}.yaml; "
-                    f"choose one of {options}"
+            if choice and choice != "null" and choice not in options:
+                where = (
+                    f"conf/{group}/{choice}.yaml"
+                    if ours
+                    else f"{group} option {choice!r} in Hydra or its installed plugins"
                 )
+                raise ConfigError(
+                    f"{key}={choice}: there is no {where}; choose one of {', '.join(options)}"
+                )
+
+
+def _hydra_group_options(group: str, conf_dir: Path) -> list[str] | None:
+    """The options of a `hydra/...` group on Hydra's search path (conf/ and plugins); None if none."""
+    from hydra import initialize_config_dir
+    from hydra.core.global_hydra import GlobalHydra
+
+    with initialize_config_dir(config_dir=str(conf_dir.resolve()), version_base=None):
+        loader = GlobalHydra.instance().config_loader()
+        options = loader.get_group_options(group)
+    return sorted(options) or None

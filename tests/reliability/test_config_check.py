@@ -163,6 +163,8 @@ def test_unknown_strategy_gets_one_line_before_hydra_composes(tiny_synth, tmp_pa
         ["dataset@target=synth_wild", "+experiment=smoke", "model=resnet"],
         ["strategy=adapter_scratch,fmnist_baseline", "strategy='fmnist_baseline'"],
         ["hydra/launcher=submitit_slurm", "hydra.run.dir=x", "~logger", "logger=null"],
+        ["hydra/launcher=basic", "hydra/sweeper=basic", "hydra/job_logging=disabled"],
+        ["hydra/launcher=joblib,submitit_local", "hydra/nonexistent_group=x"],
     ],
 )
 def test_group_choices_that_exist_or_are_hydras_pass(overrides):
@@ -176,6 +178,13 @@ def test_group_choices_that_exist_or_are_hydras_pass(overrides):
         (["dataset@source=nope"], "dataset@source=nope: there is no conf/dataset/nope.yaml"),
         (["+experiment=nope"], "experiment=nope: there is no conf/experiment/nope.yaml"),
         (["optimizer=adam"], "choose one of adamw, sgd"),
+        (
+            ["hydra/launcher=submitit_slurmm"],  # a plugin's launcher, misspelt
+            "hydra/launcher=submitit_slurmm: there is no hydra/launcher option 'submitit_slurmm' "
+            "in Hydra or its installed plugins; choose one of basic, joblib, submitit_local, "
+            "submitit_slurm",
+        ),
+        (["hydra/job_logging=verbose"], "choose one of default, disabled, none, stdout"),
     ],
 )
 def test_unknown_group_choice_names_the_option_and_the_choices(overrides, message):
