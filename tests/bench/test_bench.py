@@ -9,6 +9,7 @@ import json
 import math
 import subprocess
 import sys
+import time
 
 import pytest
 
@@ -37,6 +38,15 @@ def test_time_limit_starts_no_epoch_that_would_end_past_it(tiny_data):
     cfg = _tiny_cfg(tiny_data, "budget.source.epochs=3")
     out = time_to_accuracy(cfg, CPU, limit_s=1e-6, thresholds=(1.01,))
     assert len(out["history"]) == 1 and out["stopped"].startswith("time limit")
+
+
+def test_bench_budget_starts_no_epoch_past_its_deadline(tiny_data):
+    cfg = _tiny_cfg(tiny_data, "budget.source.epochs=2")
+    spent = time_to_accuracy(cfg, CPU, None, (0.0,), deadline=time.perf_counter() - 1.0)
+    assert spent["history"] == [] and spent["stopped"].startswith("bench budget")
+    assert spent["seconds_to"] == {"0.000": None}
+    ample = time_to_accuracy(cfg, CPU, None, (1.01,), deadline=time.perf_counter() + 3600)
+    assert len(ample["history"]) == 2 and ample["stopped"] == "recipe finished"
 
 
 @pytest.mark.slow
