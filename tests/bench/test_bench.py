@@ -14,6 +14,7 @@ import time
 import pytest
 
 from fashion_transfer.benchmark.accuracy import time_to_accuracy
+from fashion_transfer.benchmark.report import reached_line
 from fashion_transfer.benchmark.setup import compose_config
 from fashion_transfer.utils import pick_device
 
@@ -38,6 +39,14 @@ def test_time_limit_starts_no_epoch_that_would_end_past_it(tiny_data):
     cfg = _tiny_cfg(tiny_data, "budget.source.epochs=3")
     out = time_to_accuracy(cfg, CPU, limit_s=1e-6, thresholds=(1.01,))
     assert len(out["history"]) == 1 and out["stopped"].startswith("time limit")
+
+
+def test_reached_line_names_the_epoch_or_says_not_reached():
+    tta = {
+        "seconds_to": {"0.922": 226.4, "0.930": None},
+        "history": [{"epoch": 1, "seconds": 100.0}, {"epoch": 2, "seconds": 226.4}],
+    }
+    assert reached_line(tta) == "Test accuracy: 92.2% after 226 s (epoch 2); 93% not reached."
 
 
 def test_bench_budget_starts_no_epoch_past_its_deadline(tiny_data):
@@ -88,14 +97,17 @@ def test_quick_bench_writes_every_case_and_the_table(tiny_data, tmp_path):
     tta = result["time_to_accuracy"]  # asked for (off by default in --quick)
     assert tta["threads"] == 1 and [h["epoch"] for h in tta["history"]] == [1]
     assert tta["recipe"]["ema_decay"] == 0.998 and tta["recipe"]["pool_first"] is True
-    assert [t["pass"] in (True, False) for t in result["targets"]] == [True] * 4
+    assert [t["pass"] in (True, False) for t in result["targets"]] == [True] * 5
+    assert result["targets"][-1]["target"] == "seconds the bench took (--quick)"
+    assert result["targets"][-1]["value"] == result["seconds"] > 0
     machine = result["machine"]
     assert machine["threads"] == 1 and machine["torch"] and len(machine["load_start"]) == 3
     assert result["memory"]["self_max_rss_mb"] > 0
     table = (out / "bench.md").read_text()
     assert "| case | batch | images/s |" in table and "## Targets" in table
     assert all(name in table for name in expected)
-    assert table.count("PASS") + table.count("FAIL") == 4
+    assert table.count("PASS") + table.count("FAIL") == 5
+    assert "Test accuracy: 92.2% " in table and "; 93% " in table
     assert "1 torch threads)" in table  # the time-to-accuracy section says how it ran
 
 
