@@ -17,7 +17,7 @@ import pytest
 import torch
 
 from fashion_transfer.errors import ConfigError
-from fashion_transfer.tracking.wandb_run import NullTracker
+from fashion_transfer.tracking.wandb_run import NullTracker, StepLog
 from fashion_transfer.train import train
 from fashion_transfer.training import cross_domain, stages
 from fashion_transfer.training.checkpoint import load_checkpoint
@@ -261,3 +261,68 @@ def test_a_checkpoint_is_never_unpickled_as_code(make_cfg, tiny_synth, tmp_path,
     with pytest.raises(ConfigError, match=re.escape(str(last)) + r".*overwrite=true"):
         _completed(make_cfg, tiny_synth, run)
     assert not marker.exists()
+
+
+class FakeWandbRun:
+    """What the tracker hands to wandb: each logged (global_step, keys); crashes before one step."""
+
+    def __init__(self, calls: list, kill_before: list[int]) -> None:
+        self.calls, self.kill_before, self.summary = calls, kill_before, {}
+
+    def define_metric(self, *args, **kwargs) -> None:
+        pass
+
+    def log(self, data: dict) -> None:
+        step = data.get("global_step")
+        if self.kill_before and step == self.kill_before[0] and "source/train_loss_step" in data:
+            self.kill_before.pop(0)
+            raise Killed(f"before logging step {step}")
+        if step is not None:  # the end-of-run tables and plots carry no step
+            self.calls.append((step, frozenset(data) - {"global_step"}))
+
+    def finish(self, exit_code: int = 0) -> None:
+        pass
+
+
+def test_a_resumed_wandb_run_logs_each_step_once(make_cfg, tiny_synth, tmp_path, monkeypatch):
+    """Killed in epoch 2 (before step 8 is logged), it resumes after epoch 1 and replays steps 6-7:
+    over both attempts W&B gets every (step, key) of an uninterrupted run exactly once."""
+    import wandb
+
+    monkeypatch.setenv("WANDB_MODE", "offline")
+    logged: dict[str, list] = {"reference": [], "killed": []}
+    kill_before: list[int] = []
+    current = {"calls": logged["reference"]}
+    monkeypatch.setattr(wandb, "init", lambda **_: FakeWandbRun(current["calls"], kill_before))
+
+    _completed(make_cfg, tiny_synth, tmp_path / "reference", "logger=wandb")
+    current["calls"] = logged["killed"]
+    kill_before.append(8)
+    with pytest.raises(Killed):
+        _completed(make_cfg, tiny_synth, tmp_path / "run", "logger=wandb")
+    steps_before_kill = [s for s, _ in logged["killed"]]
+    assert (
+        max(steps_before_kill) == 7
+        and json.loads((tmp_path / "run" / "wandb_step.json").read_text())["step"] == 7
+    )
+    _completed(make_cfg, tiny_synth, tmp_path / "run", "logger=wandb")
+
+    def pairs(calls):
+        return sorted((step, key) for step, keys in calls for key in keys)
+
+    assert pairs(logged["killed"]) == pairs(logged["reference"])  # with multiplicity
+    assert {s for s, _ in logged["reference"]} >= set(range(1, 11))
+
+
+def test_step_log_skips_what_was_logged_and_keeps_new_keys_at_the_last_step(tmp_path):
+    path = tmp_path / "wandb_step.json"
+    first = StepLog(path)
+    for step in (5, 10):
+        first.mark(step, {"loss": 1.0})
+    again = StepLog(path)
+    assert again.unseen(5, {"loss": 1.0}) == {}
+    assert again.unseen(10, {"loss": 1.0, "val_acc": 0.5}) == {"val_acc": 0.5}  # new at step 10
+    assert again.unseen(15, {"loss": 1.0}) == {"loss": 1.0}
+    assert again.unseen(5, {"loss": 1.0}) == {"loss": 1.0}  # past the replay, nothing is dropped
+    path.write_text("{not json")
+    assert StepLog(path).unseen(5, {"loss": 1.0}) == {"loss": 1.0}  # unreadable: log everything

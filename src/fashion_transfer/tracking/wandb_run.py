@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import contextlib
+import json
 import logging
 import os
 import socket
@@ -10,6 +11,7 @@ import threading
 import time
 import urllib.request
 import uuid
+from collections.abc import Iterable
 from pathlib import Path
 from typing import Any
 from urllib.parse import urlsplit
@@ -17,6 +19,7 @@ from urllib.parse import urlsplit
 import numpy as np
 
 log = logging.getLogger(__name__)
+STEP_FILE = "wandb_step.json"  # see StepLog; removed with wandb_id.txt when a run starts again
 
 
 def _reachable(url: str, timeout: float) -> bool:
@@ -70,6 +73,42 @@ def _find_key(wandb: Any) -> bool:
         return bool(_login(verify=False, prompt=False, _silent=True)[0])
     except (ImportError, TypeError):  # another wandb version: the public call
         return bool(wandb.login(verify=False, prompt=False))
+
+
+class StepLog:
+    """The last global_step a run folder's tracker logged, and the keys logged at that step.
+
+    A resumed (or requeued) job replays the steps between its last checkpoint and the kill; W&B
+    would draw those points twice (on a GPU with slightly different values). Saved on every log
+    call (a few bytes, every `train.log_every` steps, written atomically), so the next attempt
+    skips what the last one already logged and logs the rest, including keys first logged at
+    the step where it was killed.
+    """
+
+    def __init__(self, path: Path) -> None:
+        self.path = path
+        self.step, self.keys = -1, frozenset()
+        with contextlib.suppress(OSError, ValueError, KeyError, TypeError):
+            saved = json.loads(path.read_text())
+            self.step, self.keys = int(saved["step"]), frozenset(saved["keys"])
+        self.replaying = self.step >= 0
+
+    def unseen(self, step: int, metrics: dict[str, Any]) -> dict[str, Any]:
+        """The part of `metrics` that no earlier attempt logged at `step`."""
+        if self.replaying and step > self.step:
+            self.replaying = False
+        if not self.replaying:
+            return metrics
+        if step < self.step:
+            return {}
+        return {k: v for k, v in metrics.items() if k not in self.keys}
+
+    def mark(self, step: int, keys: Iterable[str]) -> None:
+        self.keys = self.keys | set(keys) if step == self.step else frozenset(keys)
+        self.step = step
+        tmp = self.path.with_suffix(".tmp")
+        tmp.write_text(json.dumps({"step": step, "keys": sorted(self.keys)}))
+        os.replace(tmp, self.path)
 
 
 class NullTracker:
@@ -142,6 +181,7 @@ class WandbTracker(NullTracker):
         else:
             self.run = self._init_online(kwargs, init_timeout, run_dir)
         self.run.define_metric("*", step_metric="global_step")
+        self.steps = StepLog(run_dir / STEP_FILE)
 
     def _init_online(self, kwargs: dict, timeout: float, run_dir: Path) -> Any:
         """An online run, or an offline one after about `timeout` seconds at most."""
@@ -172,7 +212,10 @@ class WandbTracker(NullTracker):
         return wandb.init(mode="offline", **kwargs)
 
     def log(self, metrics: dict[str, Any], step: int) -> None:
-        self.run.log({**metrics, "global_step": step})
+        metrics = self.steps.unseen(step, metrics)
+        if metrics:
+            self.run.log({**metrics, "global_step": step})
+            self.steps.mark(step, metrics)
 
     def summary(self, metrics: dict[str, Any]) -> None:
         for key, value in metrics.items():

@@ -1,7 +1,7 @@
 """What a run folder already holds decides what a job does there: train, resume, report or refuse.
 
 - Nothing there, or `overwrite=true`: train from scratch (overwrite first deletes the earlier
-  run's metrics.json, samples.npz, checkpoints/, wandb/ and wandb_id.txt).
+  run's metrics.json, samples.npz, checkpoints/, wandb/, wandb_id.txt and wandb_step.json).
 - A completed run (metrics.json status `completed`): `resume=true` (the default) reports its
   result and trains nothing; `resume=false` is refused. A finished run is only ever replaced with
   `overwrite=true`.
@@ -26,12 +26,13 @@ from typing import Any
 from omegaconf import DictConfig
 
 from fashion_transfer.errors import ConfigError
+from fashion_transfer.tracking.wandb_run import STEP_FILE
 from fashion_transfer.training.checkpoint import load_checkpoint, remove_partial_files
 
 log = logging.getLogger(__name__)
 
 RESULTS = ("metrics.json", "samples.npz", "checkpoints")
-TRACKING = ("wandb", "wandb_id.txt")  # a run started again gets a new W&B run
+TRACKING = ("wandb", "wandb_id.txt", STEP_FILE)  # a run started again gets a new W&B run
 # Keys that may differ between the attempts of one run: where things are, how they are logged
 # and shown, how fast evaluation batches. Any other difference is another experiment.
 FREE_TOP = {"paths", "logger", "device", "resume", "overwrite", "name", "group", "eval"}
