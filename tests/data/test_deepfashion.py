@@ -111,6 +111,25 @@ def test_auto_inversion_rule() -> None:
         assert out.shape == (28, 28) and out[0].mean() < 40 and out[14, 14] > 200
 
 
+def test_load_splits_decodes_only_those(df_root: Path, written: dict, monkeypatch) -> None:
+    """The zero-shot score reads only test: train and val are neither decoded nor returned."""
+    import fashion_transfer.data.deepfashion as dfmod
+
+    decoded = []
+    real = dfmod.preprocess_many
+    monkeypatch.setattr(
+        dfmod, "preprocess_many", lambda paths, *a: decoded.extend(paths) or real(paths, *a)
+    )
+    domain = load(df_root, load_splits=("test",))
+    full = load(df_root)
+    assert len(decoded) == split_sizes(written)["test"] + sum(split_sizes(written).values())
+    assert len(domain.train) == len(domain.val) == 0
+    assert torch.equal(domain.test.images, full.test.images)
+    assert domain.report["loaded_splits"] == ["test"] and domain.report["splits"]["train"] == 0
+    with pytest.raises(ValueError, match="load_splits"):
+        load(df_root, load_splits=("tset",))
+
+
 def test_fmnist_view_refuses_another_resolution(df_root: Path) -> None:
     with pytest.raises(ConfigError, match="dataset.resolution=28"):
         load(df_root, view="fmnist", resolution=64)
