@@ -111,7 +111,9 @@ def test_auto_inversion_rule() -> None:
         assert out.shape == (28, 28) and out[0].mean() < 40 and out[14, 14] > 200
 
 
-def test_load_splits_decodes_only_those(df_root: Path, written: dict, monkeypatch) -> None:
+def test_load_splits_decodes_only_those(
+    df_root: Path, written: dict, monkeypatch, tmp_path: Path
+) -> None:
     """The zero-shot score reads only test: train and val are neither decoded nor returned."""
     import fashion_transfer.data.deepfashion as dfmod
 
@@ -126,6 +128,9 @@ def test_load_splits_decodes_only_those(df_root: Path, written: dict, monkeypatc
     assert len(domain.train) == len(domain.val) == 0
     assert torch.equal(domain.test.images, full.test.images)
     assert domain.report["loaded_splits"] == ["test"] and domain.report["splits"]["train"] == 0
+    cached = load(df_root, load_splits=("test",), cache=True, cache_dir=tmp_path / "cache")
+    assert len(cached.train) == len(cached.val) == 0
+    assert torch.equal(cached.test.batch(torch.arange(len(cached.test)))[0], full.test.images)
     with pytest.raises(ValueError, match="load_splits"):
         load(df_root, load_splits=("tset",))
 
