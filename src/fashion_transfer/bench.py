@@ -181,7 +181,7 @@ def run(args: argparse.Namespace, command: str) -> dict:
         threads = args.tta_threads or int(cfg.train.get("threads") or default_threads)
         # By default the run gets what the budget leaves, enough here for 93% (epoch 11 of 15).
         deadline = started + BUDGET_S if args.tta_limit is None else None
-        if deadline:
+        if deadline is not None:
             limit = f"{deadline - time.perf_counter():.0f} s left of the bench's {BUDGET_S:.0f} s"
         else:
             limit = f"{args.tta_limit:.0f} s of training" if args.tta_limit else "none"

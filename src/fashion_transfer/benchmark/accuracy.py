@@ -50,8 +50,9 @@ def time_to_accuracy(
             break
         if deadline is not None and time.perf_counter() + wall > deadline:
             stopped = (
-                f"bench budget: another epoch (~{wall:.0f} s with test scoring) would end past "
-                "the bench's time budget"
+                f"bench budget: another epoch (~{wall:.0f} s with test scoring) would end past it"
+                if history
+                else "bench budget: spent before the first epoch"
             )
             break
         t0 = time.perf_counter()
