@@ -224,7 +224,7 @@ def ratios(rows: dict[str, dict], batches: dict[str, int], loading: dict[str, di
             "decode/pillow_decode_only_per_core",
         ),
         "decoder_vs_pillow_decoder": (
-            "decode/suite_decode_only_per_core",
+            "decode/suite_decode_full_only_per_core",
             "decode/pillow_decode_only_per_core",
         ),
     }

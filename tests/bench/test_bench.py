@@ -83,6 +83,7 @@ def test_quick_bench_writes_every_case_and_the_table(tiny_data, tmp_path):
         "decode/suite_per_core",
         "decode/pillow_per_core",
         "decode/suite_decode_only_per_core",
+        "decode/suite_decode_full_only_per_core",
         "decode/pillow_decode_only_per_core",
         "decode/torchvision_decode_only_per_core",
     }

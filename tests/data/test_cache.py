@@ -77,6 +77,9 @@ def test_settings_and_list_files_change_the_key(df_root: Path, tmp_path: Path, e
     )  # rgb ignores it
     assert base != cache_mod.cache_key(lists.digest, make_spec(24, "rgb", 0.2, True, "auto"))
     assert base != cache_mod.cache_key(lists.digest, make_spec(32, "rgb", 0.1, True, "auto"))
+    assert base != cache_mod.cache_key(
+        lists.digest, make_spec(24, "rgb", 0.1, True, "auto", dct_scaling=False)
+    )
     edit_lines(
         df_root / "Anno/list_bbox.txt", lambda ls: [*ls[:2], ls[2].replace(" 0", " 1", 1), *ls[3:]]
     )

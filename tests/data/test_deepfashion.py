@@ -20,7 +20,7 @@ from PIL import Image
 from fashion_transfer.data.deepfashion import load_deepfashion
 from fashion_transfer.data.deepfashion_lists import SOURCE_URL, validate_layout
 from fashion_transfer.data.synth import WILD_TO_FMNIST
-from fashion_transfer.data.transforms import make_spec, transform
+from fashion_transfer.data.transforms import Decoded, crop_window, make_spec, transform
 from fashion_transfer.errors import ConfigError, DataError
 
 pytestmark = pytest.mark.filterwarnings("ignore:The image decoding:DeprecationWarning")
@@ -107,7 +107,7 @@ def test_auto_inversion_rule() -> None:
     light[20:40, 10:30] = 30
     dark = 255 - light
     for img in (light, dark):  # either way the background ends up dark
-        out = transform(img, (0, 0, 40, 60), spec)[0].astype(float)
+        out = transform(Decoded.of(img), (0, 0, 40, 60), spec)[0].astype(float)
         assert out.shape == (28, 28) and out[0].mean() < 40 and out[14, 14] > 200
 
 
@@ -295,6 +295,25 @@ def test_pillow_fallback_decodes_what_libjpeg_rejects(df_root: Path, written: di
     path.write_bytes(buffer.getvalue())
     report = load(df_root).report
     assert report["pillow_fallback"] == 1 and report["bad_images"] == []
+
+
+def test_report_counts_half_size_decodes(df_root: Path, written: dict, tmp_path: Path) -> None:
+    """At 32 px every window >= 64 px is decoded at half size, in a pass and in a cache alike."""
+    expected = 0
+    for name, box in zip(written["names"], written["boxes"], strict=True):
+        width, height = image_size(df_root / "Img" / name)
+        left, top, right, bottom = crop_window(box, width, height, 0.1)
+        expected += max(right - left, bottom - top) >= 64
+    assert expected > 0
+    assert load(df_root).report["half_size_decodes"] == expected
+    cached = load(df_root, cache=True, cache_dir=tmp_path / "c")
+    assert cached.report["half_size_decodes"] == expected
+    assert (
+        load(df_root, cache=True, cache_dir=tmp_path / "c").report["half_size_decodes"] == expected
+    )
+    exact = load(df_root, dct_scaling=False)
+    assert exact.report["half_size_decodes"] == 0
+    assert not torch.equal(exact.train.images[:], load(df_root).train.images[:])
 
 
 def test_train_fraction_is_stratified_and_seeded(df_root: Path) -> None:

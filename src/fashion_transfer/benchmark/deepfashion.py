@@ -147,6 +147,7 @@ def decode_per_core(cfg: DictConfig, lists: DeepFashionLists, n: int, repeats: i
         cfg.target.crop_margin,
         cfg.target.pad_square,
         cfg.target.invert_background,
+        cfg.target.dct_scaling,
     )
     positions = lists.splits["train"][:n]
     paths = [lists.image_path(p) for p in positions]
@@ -155,10 +156,15 @@ def decode_per_core(cfg: DictConfig, lists: DeepFashionLists, n: int, repeats: i
 
     def suite() -> int:
         for path, box in zip(paths, boxes, strict=True):
-            transform(decode_rgb(path)[0], box, spec)
+            transform(decode_rgb(path, box, spec), box, spec)
         return len(paths)
 
     def suite_decode() -> int:
+        for path, box in zip(paths, boxes, strict=True):
+            decode_rgb(path, box, spec)
+        return len(paths)
+
+    def suite_decode_full() -> int:
         for path in paths:
             decode_rgb(path)
         return len(paths)
@@ -186,7 +192,16 @@ def decode_per_core(cfg: DictConfig, lists: DeepFashionLists, n: int, repeats: i
             [
                 Case("decode/suite_per_core", suite, note="decode_rgb + transform, 1 thread"),
                 Case("decode/pillow_per_core", pillow, note="PillowCrops.__getitem__, 1 thread"),
-                Case("decode/suite_decode_only_per_core", suite_decode, note="decode_rgb alone"),
+                Case(
+                    "decode/suite_decode_only_per_core",
+                    suite_decode,
+                    note="decode_rgb alone, at the size the suite picks (dataset.dct_scaling)",
+                ),
+                Case(
+                    "decode/suite_decode_full_only_per_core",
+                    suite_decode_full,
+                    note="decode_rgb alone, every image at full size",
+                ),
                 Case(
                     "decode/pillow_decode_only_per_core", pillow_decode, note="Pillow decode alone"
                 ),

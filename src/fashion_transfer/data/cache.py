@@ -36,7 +36,7 @@ from fashion_transfer.data.transforms import ImageFacts, PreprocessSpec, preproc
 
 log = logging.getLogger(__name__)
 
-FORMAT_VERSION = 2  # bump whenever the file layout or the pixels produced change
+FORMAT_VERSION = 3  # bump whenever the file layout or the pixels produced change
 MARKER = "COMPLETE"
 INDEX = "index.json"
 
@@ -160,6 +160,7 @@ def _build(
             "good": facts.good.astype(int).tolist(),
             "box_status": facts.box_status.tolist(),
             "fallback": facts.fallback.astype(int).tolist(),
+            "half_size": facts.half_size.astype(int).tolist(),
             "errors": {str(row): msg for row, msg in sorted(facts.errors.items())},
         }
     index["bad_images"] = [
@@ -205,7 +206,7 @@ def _open(
         n = len(lists.splits[split])
         names = [lists.names[p] for p in lists.splits[split]]
         if entry.get("names") != names or any(
-            len(entry.get(k, ())) != n for k in ("good", "box_status", "fallback")
+            len(entry.get(k, ())) != n for k in ("good", "box_status", "fallback", "half_size")
         ):
             return None, f"index of split {split} does not match the list files"
         path = folder / f"{split}.npy"
@@ -224,6 +225,7 @@ def _open(
             np.array(entry["good"], dtype=bool),
             np.array(entry["box_status"], dtype=np.int8),
             np.array(entry["fallback"], dtype=bool),
+            np.array(entry["half_size"], dtype=bool),
             {int(row): msg for row, msg in entry.get("errors", {}).items()},
         )
         opened[split] = CachedSplit(images, facts)

@@ -58,6 +58,7 @@ def load_deepfashion(
     crop_margin: float = 0.1,
     pad_square: bool = True,
     invert_background: bool | str = "auto",
+    dct_scaling: bool = True,
     label_space: str = "all",
     train_fraction: float = 1.0,
     fraction_seed: int = 0,
@@ -76,7 +77,7 @@ def load_deepfashion(
     `load_splits` (not a dataset option: the zero-shot score passes ("test",)) names the splits to
     load; the others come back empty. A cache is still built whole, since other runs share it.
     """
-    spec = make_spec(resolution, view, crop_margin, pad_square, invert_background)
+    spec = make_spec(resolution, view, crop_margin, pad_square, invert_background, dct_scaling)
     _check_options(label_space, train_fraction, max_bad_fraction, workers, cache, cache_dir)
     if not set(load_splits) <= set(SPLITS):
         raise ValueError(f"load_splits={list(load_splits)}: choose from {', '.join(SPLITS)}")
@@ -211,6 +212,7 @@ def _from_cache(
         f.good[rows],
         f.box_status[rows],
         f.fallback[rows],
+        f.half_size[rows],
         {i: f.errors[r] for i, r in enumerate(rows) if r in f.errors},
     )
     good_rows = rows[facts.good]
@@ -243,6 +245,7 @@ def _quality(
         bad += [(lists.relpath(selected[s][r]), facts[s].errors[r]) for r in rows]
         bad_per_split[s] = len(rows)
     counts = count_facts(facts.values())
+    counts["half_size_decodes"] = int(sum(f.half_size.sum() for f in facts.values()))
     _log_once(name, counts, bad)
     for s in SPLITS:
         n = len(selected[s])
@@ -291,9 +294,15 @@ def _log_once(name: str, counts: dict[str, int], bad: list[tuple[str, str]]) -> 
         )
     if counts["pillow_fallback"]:
         log.info(
-            "%s: %d images decoded by Pillow because torchvision's decoder rejected them",
+            "%s: %d images decoded by Pillow because libjpeg-turbo rejected them",
             name,
             counts["pillow_fallback"],
+        )
+    if counts["half_size_decodes"]:
+        log.info(
+            "%s: %d images decoded at half size (dataset.dct_scaling: crop window >= 2x output)",
+            name,
+            counts["half_size_decodes"],
         )
     if bad:
         lines = "\n  ".join(f"{path} ({why})" for path, why in bad)
