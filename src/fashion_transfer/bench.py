@@ -145,7 +145,7 @@ def run(args: argparse.Namespace, command: str) -> dict:
 
     progress(f"FashionSynth wild ({plan.synth_images} images) under {out}")
     synth = df.synth_root(out, plan.synth_images)
-    loading, decode = {}, []
+    loading, decode, half_size = {}, [], None
     batches = {"fmnist": int(cfg.strategy.stages.source.batch_size)}
     for res in (64, 224) if device.type == "cuda" else (64,):
         progress(f"DeepFashion {res} px: preprocessing, cache, training paths")
@@ -173,6 +173,7 @@ def run(args: argparse.Namespace, command: str) -> dict:
                 decode = df.decode_per_core(
                     dcfg, data.lists, plan.decode_images, plan.decode_rounds
                 )
+                half_size = df.half_size_difference(dcfg, data.lists)
             del data
     cases += decode
 
@@ -203,6 +204,7 @@ def run(args: argparse.Namespace, command: str) -> dict:
         "ratios": medians,
         "ratio_quartiles": quartiles,
         "loading": loading,
+        "half_size_decoding": half_size,
         "time_to_accuracy": tta,
         "memory": memory(device),
     }

@@ -94,6 +94,13 @@ def test_quick_bench_writes_every_case_and_the_table(tiny_data, tmp_path):
     assert result["ratios"] and all(v > 0 and math.isfinite(v) for v in result["ratios"].values())
     for key, (q1, q3) in result["ratio_quartiles"].items():
         assert 0 < q1 <= result["ratios"][key] <= q3, key
+    half = result["half_size_decoding"]  # 200 FashionSynth photos at 64 px: nearly all qualify
+    assert half["images"] == 200 and half["half_size"] > 150
+    assert 0 < half["vs_full_size_same_window"]["mean"] < 1.0
+    assert half["vs_full_size_same_window"]["mean"] < half["vs_dct_scaling_false"]["mean"] < 3.0
+    table = (out / "bench.md").read_text()
+    assert table.count("## Half-size decoding") == 1
+    assert f"{half['half_size']} of 200 FashionSynth images decoded at half size" in table
     load = result["loading"]["df64"]
     assert load["images"] > 0 and load["preprocess_images_per_s"] > 0
     assert load["cache_build_images_per_s"] > 0

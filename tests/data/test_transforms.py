@@ -16,7 +16,7 @@ from fashion_transfer.data.transforms import (
     Decoded,
     crop_window,
     decode_rgb,
-    fit_size,
+    finish,
     make_spec,
     pad_to_square,
     resize,
@@ -101,14 +101,6 @@ def even_window(box, height: int, width: int, margin: float) -> tuple[int, int, 
     return left // 2 * 2, top // 2 * 2, right, bottom
 
 
-def full_size_of(img: Decoded, window, side: int) -> np.ndarray:
-    """What decoding the window at full size, then resizing and padding, gives."""
-    left, top, right, bottom = window
-    return pad_to_square(
-        resize(img.pixels[top:bottom, left:right], fit_size(bottom - top, right - left, side))
-    )
-
-
 def test_half_size_decoding_stays_within_a_gray_level_of_full_size(clean_root) -> None:
     """On FashionSynth photos at 64 px: half size exactly where the window is >= 128 px."""
     spec, exact = (
@@ -127,7 +119,8 @@ def test_half_size_decoding_stays_within_a_gray_level_of_full_size(clean_root) -
         if img.scale == 1:
             assert np.array_equal(fast, slow)
             continue
-        widened = full_size_of(full, even_window(box, full.height, full.width, 0.1), 64)
+        left, top, right, bottom = even_window(box, full.height, full.width, 0.1)
+        widened = finish(full.pixels[top:bottom, left:right], spec)
         same_window.append(np.abs(fast - widened).mean())
         exact_window.append(np.abs(fast - slow).mean())
     assert len(same_window) >= 20  # most of the 30 crops qualify at 64 px
@@ -160,7 +153,9 @@ def test_half_size_pixels_land_where_full_size_ones_do(tmp_path: Path, left, rig
         dark = 230.0 - out[0].astype(float).mean(axis=0)  # per output column
         return float((dark * np.arange(len(dark))).sum() / dark.sum())
 
-    assert abs(centre(transform(half, box, spec)) - centre(full_size_of(full, window, 64))) < 0.05
+    left, top, right, bottom = window
+    expected = finish(full.pixels[top:bottom, left:right], spec)
+    assert abs(centre(transform(half, box, spec)) - centre(expected)) < 0.05
 
 
 def test_a_png_named_jpg_is_decoded_by_pillow_at_full_size(tmp_path: Path) -> None:

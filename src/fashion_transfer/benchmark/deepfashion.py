@@ -7,10 +7,12 @@ JPEG with Pillow, crops to the box and resizes with torchvision transforms, and 
 
 from __future__ import annotations
 
+import dataclasses
 import statistics
 from dataclasses import dataclass
 from pathlib import Path
 
+import numpy as np
 import torch
 from hydra.utils import instantiate
 from omegaconf import DictConfig
@@ -24,7 +26,14 @@ from fashion_transfer.benchmark.timing import Case, measure, timed
 from fashion_transfer.data.base import Domain
 from fashion_transfer.data.deepfashion_lists import DeepFashionLists, validate_layout
 from fashion_transfer.data.synth import generate_wild
-from fashion_transfer.data.transforms import decode_rgb, make_spec, transform
+from fashion_transfer.data.transforms import (
+    PreprocessSpec,
+    decode_rgb,
+    decoded_window,
+    finish,
+    make_spec,
+    transform,
+)
 
 
 class PillowCrops(Dataset):
@@ -135,20 +144,54 @@ def training_cases(
     return cases
 
 
+def target_spec(cfg: DictConfig) -> PreprocessSpec:
+    t = cfg.target
+    return make_spec(
+        int(t.resolution), t.view, t.crop_margin, t.pad_square, t.invert_background, t.dct_scaling
+    )
+
+
+def _spread(values: list[float]) -> dict[str, float]:
+    a = np.asarray(values)
+    return {"mean": float(a.mean()), "p99": float(np.percentile(a, 99)), "max": float(a.max())}
+
+
+def half_size_difference(cfg: DictConfig, lists: DeepFashionLists) -> dict:
+    """What decoding at half size changes in the pixels, per image that gets it (gray levels).
+
+    Two comparisons: a full-size decode of the same (widened) window isolates the decode; the
+    `dct_scaling=false` output, whose window is up to a pixel narrower per side, is what a user
+    switching it off gets.
+    """
+    spec = target_spec(cfg)
+    exact = dataclasses.replace(spec, dct_scaling=False)
+    same, unwidened = [], []
+    for p in range(len(lists.names)):
+        path, box = lists.image_path(p), lists.boxes[p].tolist()
+        half = decode_rgb(path, box, spec)
+        if half.scale == 1:
+            continue
+        full = decode_rgb(path)
+        left, top, right, bottom = (
+            v * half.scale for v in decoded_window(half, box, spec.crop_margin)
+        )
+        out = transform(half, box, spec).astype(np.int16)
+        same.append(np.abs(out - finish(full.pixels[top:bottom, left:right], spec)).mean())
+        unwidened.append(np.abs(out - transform(full, box, exact)).mean())
+    result = {"images": len(lists.names), "half_size": len(same), "dct_scaling": spec.dct_scaling}
+    if same:
+        result["vs_full_size_same_window"] = _spread(same)
+        result["vs_dct_scaling_false"] = _spread(unwidened)
+    return result
+
+
 def decode_per_core(cfg: DictConfig, lists: DeepFashionLists, n: int, repeats: int) -> list[Case]:
     """Images/second of one thread: the suite's decode+crop+resize(+pad) against Pillow's.
 
     The decoders alone are timed too: the suite can be no faster than its decoder, so the ratio of
     that to Pillow's whole read is the most any crop and resize could reach.
     """
-    spec = make_spec(
-        int(cfg.target.resolution),
-        cfg.target.view,
-        cfg.target.crop_margin,
-        cfg.target.pad_square,
-        cfg.target.invert_background,
-        cfg.target.dct_scaling,
-    )
+    spec = target_spec(cfg)
     positions = lists.splits["train"][:n]
     paths = [lists.image_path(p) for p in positions]
     boxes = lists.boxes[positions].tolist()  # Python ints, as preprocess_many passes them

@@ -150,6 +150,7 @@ def markdown(result: dict) -> str:
             f"| {t['target']} | {_fmt(t['value'], digits)} | {t['op']} {t['threshold']:g} | "
             f"{'PASS' if t['pass'] else 'FAIL'} |"
         )
+    lines += half_size_lines(result.get("half_size_decoding"))
     tta = result.get("time_to_accuracy")
     if tta is not None:
         rec = tta["recipe"]
@@ -184,6 +185,27 @@ def markdown(result: dict) -> str:
         "",
     ]
     return "\n".join(lines)
+
+
+def half_size_lines(half: dict | None) -> list[str]:
+    """The pixel cost of decoding at half size, next to the speed it buys."""
+    if half is None:
+        return []
+    lines = ["", "## Half-size decoding (dataset.dct_scaling)", ""]
+    if not half["half_size"]:
+        why = "" if half["dct_scaling"] else " (dataset.dct_scaling=false)"
+        return [*lines, f"No image of {half['images']} was decoded at half size{why}."]
+
+    def spread(d: dict) -> str:
+        return f"mean {d['mean']:.2f} (99th percentile {d['p99']:.2f}, max {d['max']:.1f})"
+
+    return [
+        *lines,
+        f"{half['half_size']} of {half['images']} FashionSynth images decoded at half size. Mean "
+        "absolute difference per image, gray levels: against a full-size decode of the same "
+        f"window {spread(half['vs_full_size_same_window'])}; against dataset.dct_scaling=false, "
+        f"whose window is up to a pixel narrower per side, {spread(half['vs_dct_scaling_false'])}.",
+    ]
 
 
 def _limit_of(name: str, cases: dict[str, dict]) -> str | None:
