@@ -128,6 +128,22 @@ def test_half_size_decoding_stays_within_a_gray_level_of_full_size(clean_root) -
     assert np.mean(exact_window) < 2.5, exact_window  # the window moved by up to a pixel per side
 
 
+def test_stretching_to_square_needs_both_edges_twice_the_output(tmp_path: Path) -> None:
+    """Without padding a wide crop is stretched, so its short edge must allow half size too."""
+    path = tmp_path / "img.jpg"
+    garment_jpeg(path, 81, 158)  # 241 x 300 px
+    wide, square = (20, 100, 220, 150), (20, 50, 220, 250)  # windows 240 x 60 and 240 x 240 px
+    padded, stretched = (
+        make_spec(32, "rgb", 0.1, True, "auto"),
+        make_spec(32, "rgb", 0.1, False, "auto"),
+    )
+    assert decode_rgb(path, wide, padded).scale == 2  # 240 >= 64: the long edge decides
+    assert decode_rgb(path, wide, stretched).scale == 1  # 60 < 64
+    assert decode_rgb(path, square, stretched).scale == 2
+    out = transform(decode_rgb(path, square, stretched), square, stretched)
+    assert out.shape == (3, 32, 32)
+
+
 def garment_jpeg(path: Path, left: int, right: int) -> None:
     """A light photo with a dark vertical band over [left, right) columns, 4:2:0 like DeepFashion."""
     img = np.full((300, 241, 3), 230, dtype=np.uint8)

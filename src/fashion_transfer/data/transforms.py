@@ -123,9 +123,15 @@ class Decoded:
 
 
 def decode_scale(window: tuple[int, int, int, int], spec: PreprocessSpec) -> int:
-    """2 where the crop window is at least twice the output side (the resize still downsamples)."""
+    """2 where the half-size crop still has at least the output's pixels along each edge.
+
+    Padded to square, the output keeps the crop's aspect ratio, so the longer edge decides;
+    stretched to square (pad_square=false), both edges must be at least twice the output side.
+    """
     left, top, right, bottom = window
-    return 2 if spec.dct_scaling and max(right - left, bottom - top) >= 2 * spec.resolution else 1
+    edges = (right - left, bottom - top)
+    edge = max(edges) if spec.pad_square else min(edges)
+    return 2 if spec.dct_scaling and edge >= 2 * spec.resolution else 1
 
 
 def decode_rgb(
