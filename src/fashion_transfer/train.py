@@ -14,14 +14,17 @@ from pathlib import Path
 import hydra
 from hydra.core.hydra_config import HydraConfig
 from hydra.types import RunMode
-from omegaconf import DictConfig
+from omegaconf import DictConfig, OmegaConf
 
 from fashion_transfer.config_check import check_group_choices
 from fashion_transfer.errors import ConfigError, TrainingFailed, UserError
+from fashion_transfer.jobs import resolve_job_dirname
 from fashion_transfer.training.run import run_strategy
 
 log = logging.getLogger("fashion_transfer")
 CONF_DIR = Path(__file__).resolve().parents[2] / "conf"
+# conf/config.yaml names sweep job folders with it; registered before Hydra composes.
+OmegaConf.register_new_resolver("ft_job_dir", resolve_job_dirname, replace=True)
 
 
 def _multirun() -> bool:

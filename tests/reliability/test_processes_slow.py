@@ -171,7 +171,7 @@ def test_submitit_preemption_requeues_the_job_into_its_folder_and_resumes(
     )
 
     def job_dirs() -> list[Path]:
-        return sorted((tmp_path / "multirun").glob("*/0_*"))
+        return sorted((tmp_path / "multirun").glob("*/*_s0*"))
 
     helpers.wait_for(lambda: any(helpers.history_len(j) >= 1 for j in job_dirs()), master, 300)
     (job,) = job_dirs()

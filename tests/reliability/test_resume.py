@@ -122,10 +122,14 @@ def test_killed_anywhere_resumes_inside_the_right_stage_to_identical_results(
 
     run = tmp_path / "run"
     faults.extend(kills)
+    spent = 0.0
     for _ in kills:
         with pytest.raises(Killed):
             train(make_cfg(*overrides, run_dir=run))
         assert helpers.read_metrics(run)["status"] == "failed"
+        last = run / "checkpoints" / "last.pt"
+        if last.exists():  # what a resume carries on from
+            spent = json.loads(load_checkpoint(last)["record"])["wall_time_s"]
     train(make_cfg(*overrides, run_dir=run))
 
     assert _resumed_from(caplog) == [KILLS[k] for k in kills]
@@ -147,7 +151,8 @@ def test_killed_anywhere_resumes_inside_the_right_stage_to_identical_results(
         for part in ("model", "train_model"):
             if part in b:
                 assert all(torch.equal(a[part][k], b[part][k]) for k in b[part]), (name, part)
-    assert got["wall_time_s"] > want["wall_time_s"] * 0.5  # earlier attempts' time is kept
+    # Earlier attempts' time is kept: the run's own record only grows (no cross-run timing).
+    assert got["wall_time_s"] > spent > 0
 
 
 def _completed(make_cfg, tiny_synth, run: Path, *extra: str) -> dict:

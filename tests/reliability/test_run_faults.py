@@ -69,7 +69,8 @@ def test_online_with_no_server_and_no_key_goes_offline_at_once(
     took = time.perf_counter() - started
     assert tracker.run.settings.mode == "offline"
     tracker.finish()
-    assert took < 5 + 10, f"{took:.1f} s"  # measured here: about 2 s, most of it wandb's start
+    # A hang guard, not a speed claim: without the probe wandb retries for its own 90 s.
+    assert took < 60, f"{took:.1f} s"
 
     caplog.clear()
     wandb.teardown()
@@ -108,9 +109,8 @@ def test_online_with_a_silent_server_gives_up_after_init_timeout(
     assert tracker.run.settings.mode == "offline"
     tracker.log({"x": 1.0}, 1)
     tracker.finish()
-    # Measured here: about 6 s with a key (3 s, then wandb's teardown and offline start), 1 s
-    # without; 23 s before the greeting's server round trips were skipped.
-    assert took < 3 + 10, f"{took:.1f} s"
+    # A hang guard, not a speed claim: without init_timeout wandb waits for its own 90 s.
+    assert took < 60, f"{took:.1f} s"
     warnings = [r.getMessage() for r in caplog.records if r.levelno >= logging.WARNING]
     assert len(warnings) == 1 and "wandb sync" in warnings[0], warnings
     assert ("CommError" if key else "no API key") in warnings[0]

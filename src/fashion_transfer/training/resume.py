@@ -1,5 +1,7 @@
 """What a run folder already holds decides what a job does there: train, resume, report or refuse.
 
+- A folder holding results (metrics.json, checkpoints/, ...) without the suite's marker
+  (`.fashion-transfer-run`) is somebody else's: refused, whatever `resume`/`overwrite` say.
 - Nothing there, or `overwrite=true`: train from scratch (overwrite first deletes the earlier
   run's metrics.json, samples.npz, checkpoints/, wandb/, wandb_id.txt and wandb_step.json).
 - A completed run (metrics.json status `completed`): `resume=true` (the default) reports its
@@ -26,19 +28,15 @@ from typing import Any
 from omegaconf import DictConfig
 
 from fashion_transfer.errors import ConfigError
+from fashion_transfer.jobs import is_free
 from fashion_transfer.tracking.wandb_run import STEP_FILE
 from fashion_transfer.training.checkpoint import load_checkpoint, remove_partial_files
+from fashion_transfer.training.run_lock import claim
 
 log = logging.getLogger(__name__)
 
 RESULTS = ("metrics.json", "samples.npz", "checkpoints")
 TRACKING = ("wandb", "wandb_id.txt", STEP_FILE)  # a run started again gets a new W&B run
-# Keys that may differ between the attempts of one run: where things are, how they are logged
-# and shown, how fast evaluation batches. Any other difference is another experiment.
-FREE_TOP = {"paths", "logger", "device", "resume", "overwrite", "name", "group", "eval"}
-FREE_TOP |= {"optimized_metric"}
-FREE_LEAF = {"root", "cache", "cache_dir", "workers", "download", "pretrained_file"}
-FREE_LEAF |= {"eval_batch_size", "log_every"}
 
 
 @dataclass
@@ -71,8 +69,7 @@ def config_changes(old: dict, new: dict) -> list[str]:
     a, b = _flat(old), _flat(new)
     changed = []
     for key in sorted(a.keys() | b.keys()):
-        parts = key.split(".")
-        if parts[0] in FREE_TOP or parts[-1] in FREE_LEAF:
+        if is_free(key):  # where things are, how they are shown: the same experiment
             continue
         if a.get(key, "<unset>") != b.get(key, "<unset>"):
             changed.append(f"{key}: {a.get(key, '<unset>')} -> {b.get(key, '<unset>')}")
@@ -135,6 +132,7 @@ def _same_experiment(run_dir: Path, payload: dict | None, config: dict) -> None:
 
 def prepare_run_dir(cfg: DictConfig, run_dir: Path, config: dict) -> Start:
     """Decide, from what `run_dir` holds and `resume`/`overwrite`, how this job begins."""
+    claim(run_dir)  # a folder whose files the suite did not write is refused, never cleared
     record = read_record(run_dir)
     last = run_dir / "checkpoints" / "last.pt"
     if cfg.get("overwrite", False):

@@ -18,6 +18,7 @@ from fashion_transfer.errors import DataError, TrainingFailed, UserError
 from fashion_transfer.training.checkpoint import load_checkpoint
 from fashion_transfer.training.evaluation import samples_of, test_report
 from fashion_transfer.training.resume import keep_hydra_config, prepare_run_dir
+from fashion_transfer.training.run_lock import claim, hold
 from fashion_transfer.training.stages import RunContext, epoch_seed, run_stage
 from fashion_transfer.utils import build, git_commit, pick_device, seed_everything
 
@@ -178,10 +179,9 @@ def run_strategy(cfg: DictConfig) -> dict:
     """Run every stage of `cfg.strategy`, resume inside a killed run, record everything.
 
     What the run folder already holds decides whether this trains, resumes, only reports a
-    finished run or refuses (see training/resume.py).
+    finished run or refuses (see training/resume.py); one process at a time holds the folder.
     """
     from fashion_transfer.config_check import check_config
-    from fashion_transfer.training.cross_domain import cross_domain_evaluation
 
     check_config(cfg)
     seed_everything(cfg.seed)
@@ -189,6 +189,16 @@ def run_strategy(cfg: DictConfig) -> dict:
         torch.set_num_threads(int(cfg.train.threads))
     run_dir = Path(cfg.paths.output_dir).resolve()
     run_dir.mkdir(parents=True, exist_ok=True)
+    log.info("run folder: %s", run_dir)
+    claim(run_dir)  # before the lock file: a user's folder is refused with nothing written
+    with hold(run_dir):
+        return _run_in(cfg, run_dir)
+
+
+def _run_in(cfg: DictConfig, run_dir: Path) -> dict:
+    """The job, in the run folder this process holds."""
+    from fashion_transfer.training.cross_domain import cross_domain_evaluation
+
     config_dict = OmegaConf.to_container(cfg, resolve=True)
     start = prepare_run_dir(cfg, run_dir, config_dict)
     if start.previous is not None:  # finished before: report it, never train over it

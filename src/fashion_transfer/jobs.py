@@ -1,0 +1,47 @@
+"""A sweep job's folder name, from its settings: a rerun of a sweep finds each job's folder again
+whatever order or job number it gets. No torch import (the status command uses it).
+
+`{strategy}_s{seed}` when the job's overrides hold nothing else that changes the experiment, else
+`{strategy}_s{seed}_{8 hex}` with a hash of those other overrides. Keys that only say where
+things are or how they are shown (paths, logger, device, ...) do not make another experiment.
+"""
+
+from __future__ import annotations
+
+import hashlib
+
+# Keys that never change what a run computes (the same list resume.py ignores when it compares).
+FREE_TOP = {"paths", "logger", "device", "resume", "overwrite", "name", "group", "eval"}
+FREE_TOP |= {"optimized_metric", "hydra"}
+FREE_LEAF = {"root", "cache", "cache_dir", "workers", "download", "pretrained_file"}
+FREE_LEAF |= {"eval_batch_size", "log_every"}
+
+
+def _key(override: str) -> str:
+    return override.split("=", 1)[0].lstrip("+~")
+
+
+def is_free(key: str) -> bool:
+    parts = key.split("@", 1)[0].replace("/", ".").split(".")
+    return parts[0] in FREE_TOP or parts[-1] in FREE_LEAF
+
+
+def job_dirname(task_overrides: list[str]) -> str:
+    """The folder name of the job whose Hydra task overrides are `task_overrides`."""
+    values = dict(o.split("=", 1) for o in task_overrides if "=" in o)
+    strategy = {_key(k): v for k, v in values.items()}.get("strategy", "fmnist_baseline")
+    seed = {_key(k): v for k, v in values.items()}.get("seed", "0")
+    rest = sorted(
+        o for o in task_overrides if _key(o) not in ("strategy", "seed") and not is_free(_key(o))
+    )
+    name = f"{strategy}_s{seed}"
+    if rest:
+        name += "_" + hashlib.sha1("\n".join(rest).encode()).hexdigest()[:8]
+    return name.replace("/", "_")
+
+
+def resolve_job_dirname() -> str:
+    """OmegaConf resolver `ft_job_dir`: this job's folder name from Hydra's runtime config."""
+    from hydra.core.hydra_config import HydraConfig
+
+    return job_dirname(list(HydraConfig.get().overrides.task))
