@@ -8,6 +8,7 @@ line (`check_group_choices`), before Hydra composes and would print its own mult
 
 from __future__ import annotations
 
+import importlib
 import math
 import re
 from collections.abc import Sequence
@@ -16,8 +17,11 @@ from pathlib import Path
 import torch
 from omegaconf import DictConfig, OmegaConf
 
-from fashion_transfer.errors import ConfigError
+from fashion_transfer.errors import ConfigError, UserError, in_slot
 
+# model@backbone takes a timm classifier only: the adapter wraps a backbone and SimpleFashionCNN is
+# no timm model (neither has the `name`/`pretrained` a backbone strategy sets).
+NOT_BACKBONES = {"adapter", "simple_cnn"}
 _NOT_PLAIN = re.compile(r"[()\[\]{}*?$'\"\s]")  # sweep functions, interpolations, quoting
 _REFERENCE = re.compile(r"\$\{([A-Za-z_][\w.]*)\}")
 _PATHS_KEY = re.compile(r"\$\{(paths\.\w+)\}")
@@ -49,11 +53,18 @@ def _user_key(cfg: DictConfig, path: str) -> str:
     return path
 
 
+def _show(value: object) -> str:
+    """A value as it is typed on the command line."""
+    return (
+        "null" if value is None else str(value).lower() if isinstance(value, bool) else str(value)
+    )
+
+
 def _error(cfg: DictConfig, path: str, value: object, rule: str) -> ConfigError:
     """`user.key=value: rule`, plus where it is read when that is another key."""
     key = _user_key(cfg, path)
     where = "" if key == path else f" (read as {path})"
-    return ConfigError(f"{key}={value}: {rule}{where}")
+    return ConfigError(f"{key}={_show(value)}: {rule}{where}")
 
 
 def _positive_int(cfg: DictConfig, path: str) -> int:
@@ -128,16 +139,18 @@ def _check_data_side(cfg: DictConfig, slot: str) -> None:
         raise _error(cfg, f"{slot}.resolution", side, f"must be 28 with {slot}.view=fmnist")
 
 
-def slots_read(cfg: DictConfig) -> list[str]:
-    """The data set slots a run reads: its stages' and those its cross-domain evaluation scores."""
+def slots_read(cfg: DictConfig) -> dict[str, str | None]:
+    """The data set slots a run reads, each with None when a stage trains on it, or the option
+    that turns off the cross-domain score that is its only use."""
     stages = list(cfg.strategy.stages.values())
-    slots = list(dict.fromkeys(s.data for s in stages))
+    slots: dict[str, str | None] = {s.data: None for s in stages}
     if cfg.get("label_map") is not None:
         if stages[-1].data == "source" and cfg.eval.get("zero_shot", True):
-            slots.append("target")  # the baseline is scored on the target's Fashion-MNIST view
+            # the baseline is scored on the target's Fashion-MNIST view
+            slots.setdefault("target", "eval.zero_shot")
         if stages[-1].data == "target" and cfg.eval.get("reverse", True):
-            slots.append("source")  # target-trained models are scored back on the source
-    return list(dict.fromkeys(slots))
+            slots.setdefault("source", "eval.reverse")  # scored back on the source test set
+    return slots
 
 
 def _check_root(cfg: DictConfig, slot: str) -> None:
@@ -155,6 +168,66 @@ def _check_root(cfg: DictConfig, slot: str) -> None:
     raise ConfigError(f"{slot}.root={root}: no such folder ({data.get('name', slot)}); {hint}")
 
 
+def _check_layout(cfg: DictConfig, slot: str, scored_only: str | None) -> None:
+    """The files the slot's loader will read are there: a missing one fails now, not after
+    the epochs before it is read. Each loader's module has `check_layout(root, ...)`."""
+    _check_root(cfg, slot)
+    data = cfg[slot]
+    target = str(data.get("_target_", ""))
+    if not target or not data.get("root"):
+        return
+    check = getattr(importlib.import_module(target.rsplit(".", 1)[0]), "check_layout", None)
+    if check is None:
+        return
+    try:
+        check(
+            data.root,
+            download=bool(data.get("download", False)),
+            synthetic=bool(data.get("synthetic", False)),
+        )
+    except UserError as exc:
+        err = in_slot(exc, slot)
+        err = type(err)(f"{slot} ({data.get('name', slot)}): {err}")
+        if scored_only:  # only evaluated: the run can go on without that score
+            err = type(err)(f"{err}; or {scored_only}=false to train without that score")
+        raise err from None
+
+
+def _optional_positive_int(cfg: DictConfig, path: str, off: str) -> None:
+    value = OmegaConf.select(cfg, path)
+    if value is not None and (isinstance(value, bool) or not isinstance(value, int) or value <= 0):
+        raise _error(cfg, path, value, f"must be a positive integer, or null for {off}")
+
+
+def _check_train(cfg: DictConfig) -> None:
+    """The run-wide values: a value that means the opposite of what was typed is refused."""
+    seed = cfg.get("seed")
+    if isinstance(seed, bool) or not isinstance(seed, int) or seed < 0:
+        raise ConfigError(
+            f"seed={_show(seed)}: must be a whole number >= 0 (e.g. seed=0, or -m seed=0,1,2)"
+        )
+    amp = OmegaConf.select(cfg, "train.amp")
+    if amp != "auto" and not isinstance(amp, bool):
+        raise ConfigError(f"train.amp={_show(amp)}: choose auto, true or false")
+    _optional_positive_int(cfg, "train.threads", "torch's default")
+    _optional_positive_int(cfg, "train.max_steps_per_epoch", "whole epochs")
+    _positive_int(cfg, "train.log_every")
+    smoothing = OmegaConf.select(cfg, "train.label_smoothing")
+    if (
+        isinstance(smoothing, bool)
+        or not isinstance(smoothing, int | float)
+        or not 0 <= smoothing < 1
+    ):
+        raise ConfigError(f"train.label_smoothing={_show(smoothing)}: must be in [0, 1)")
+    samples = OmegaConf.select(cfg, "eval.samples")
+    if isinstance(samples, bool) or not isinstance(samples, int) or samples < 0:
+        raise ConfigError(f"eval.samples={_show(samples)}: must be a whole number >= 0")
+    for key in ("eval.zero_shot", "eval.reverse", "resume", "overwrite"):
+        value = OmegaConf.select(cfg, key)
+        if not isinstance(value, bool):
+            raise ConfigError(f"{key}={_show(value)}: choose true or false")
+
+
 def _check_device(cfg: DictConfig) -> None:
     device = str(cfg.get("device", "auto"))
     if device.startswith("cuda") and not torch.cuda.is_available():
@@ -163,6 +236,7 @@ def _check_device(cfg: DictConfig) -> None:
 
 def check_config(cfg: DictConfig) -> None:
     """Cheap checks of the values a typo most often breaks; raises ConfigError (exit code 2)."""
+    _check_train(cfg)
     strategy = cfg.get("strategy")
     if not isinstance(strategy, DictConfig) or not strategy.get("stages"):
         name = strategy.get("name") if isinstance(strategy, DictConfig) else strategy
@@ -178,8 +252,8 @@ def check_config(cfg: DictConfig) -> None:
     if OmegaConf.select(cfg, "logger.init_timeout") is not None:
         _positive_number(cfg, "logger.init_timeout")
     _check_device(cfg)
-    for slot in slots:  # last: a wrong value above is the likelier typo than a missing folder
-        _check_root(cfg, slot)
+    for slot, scored_only in slots.items():  # last: a wrong value is the likelier typo
+        _check_layout(cfg, slot, scored_only)
 
 
 def check_group_choices(overrides: Sequence[str], conf_dir: Path) -> None:
@@ -204,6 +278,8 @@ def check_group_choices(overrides: Sequence[str], conf_dir: Path) -> None:
             if not folder.is_dir():
                 continue
             options = sorted(f.stem for f in folder.glob("*.yaml"))
+            if key == "model@backbone":
+                options = [o for o in options if o not in NOT_BACKBONES]
         for choice in value.split(","):
             if choice and choice != "null" and choice not in options:
                 where = (
@@ -211,9 +287,10 @@ def check_group_choices(overrides: Sequence[str], conf_dir: Path) -> None:
                     if ours
                     else f"{group} option {choice!r} in Hydra or its installed plugins"
                 )
-                raise ConfigError(
-                    f"{key}={choice}: there is no {where}; choose one of {', '.join(options)}"
-                )
+                what = f"there is no {where}"
+                if ours and choice in NOT_BACKBONES and key == "model@backbone":
+                    what = f"{choice} is not a timm classifier, so it cannot be the backbone"
+                raise ConfigError(f"{key}={choice}: {what}; choose one of {', '.join(options)}")
 
 
 def _hydra_group_options(group: str, conf_dir: Path) -> list[str] | None:

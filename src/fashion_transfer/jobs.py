@@ -9,6 +9,8 @@ things are or how they are shown (paths, logger, device, ...) do not make anothe
 from __future__ import annotations
 
 import hashlib
+import json
+from typing import Any
 
 # Keys that never change what a run computes (the same list resume.py ignores when it compares).
 FREE_TOP = {"paths", "logger", "device", "resume", "overwrite", "name", "group", "eval"}
@@ -24,6 +26,22 @@ def _key(override: str) -> str:
 def is_free(key: str) -> bool:
     parts = key.split("@", 1)[0].replace("/", ".").split(".")
     return parts[0] in FREE_TOP or parts[-1] in FREE_LEAF
+
+
+def settings_key(config: dict[str, Any]) -> str:
+    """A digest of what a run computes: its config less the free keys. Equal digests mean the
+    same experiment (same strategy, seed and settings), wherever and whenever it ran."""
+
+    def flat(tree: Any, prefix: str = "") -> dict[str, Any]:
+        if isinstance(tree, dict):
+            out: dict[str, Any] = {}
+            for key, value in tree.items():
+                out.update(flat(value, f"{prefix}{key}."))
+            return out
+        return {prefix[:-1]: tree}
+
+    kept = {k: v for k, v in flat(config).items() if not is_free(k)}
+    return hashlib.sha1(json.dumps(kept, sort_keys=True, default=str).encode()).hexdigest()
 
 
 def job_dirname(task_overrides: list[str]) -> str:

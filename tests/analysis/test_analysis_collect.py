@@ -308,3 +308,25 @@ def test_sweep_with_running_job_among_others(tmp_path, kit):
     frame = collect_runs([sweep.root])
     assert list(frame["folder"])[-1] == str(sweep.root / "99")  # natural order: 0..4, then 99
     assert frame.set_index("folder").loc[str(sweep.root / "99"), "failure_reason"] == RUNNING
+
+
+def test_a_run_repeated_under_another_folder_counts_once(kit, tmp_path, caplog):
+    """A sweep re-run into its folder with the strategies in another order left each seed twice
+    under job-number names (before folders were named by settings); a seed counts once."""
+    root = tmp_path / "sweep"
+    kit.write_job(root / "0_fmnist_baseline_s0", "fmnist_baseline", 0)
+    kit.write_job(root / "1_deepfashion_scratch_s0", "deepfashion_scratch", 0)
+    kit.write_job(root / "0_deepfashion_scratch_s0", "deepfashion_scratch", 0)
+    kit.write_job(root / "1_fmnist_baseline_s0", "fmnist_baseline", 0, status="failed")
+    kit.write_job(root / "2_fmnist_baseline_s1", "fmnist_baseline", 1)
+    frame = collect_runs([root])
+    assert sorted(zip(frame["strategy"], frame["seed"], strict=True)) == [
+        ("deepfashion_scratch", 0),
+        ("fmnist_baseline", 0),
+        ("fmnist_baseline", 1),
+    ]
+    kept = frame[(frame["strategy"] == "fmnist_baseline") & (frame["seed"] == 0)]
+    assert kept["status"].item() == "completed"  # the completed twin wins over the failed one
+    assert kept["folder"].item().endswith("0_fmnist_baseline_s0")
+    warned = [r.getMessage() for r in caplog.records if "counted once" in r.getMessage()]
+    assert len(warned) == 2 and any("1_fmnist_baseline_s0" in w for w in warned)

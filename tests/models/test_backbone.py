@@ -132,7 +132,7 @@ def test_pretrained_file_head_of_task_size_is_still_reset(tmp_path: Path) -> Non
 
 
 def test_pretrained_file_missing_is_one_line_error(tmp_path: Path) -> None:
-    with pytest.raises(ConfigError, match="model.pretrained_file") as err:
+    with pytest.raises(ConfigError, match="backbone.pretrained_file") as err:
         tiny(pretrained=True, pretrained_file=tmp_path / "nope.pth")
     assert "\n" not in str(err.value)
 
@@ -140,7 +140,7 @@ def test_pretrained_file_missing_is_one_line_error(tmp_path: Path) -> None:
 def test_pretrained_file_of_another_architecture_is_refused(tmp_path: Path) -> None:
     file = tmp_path / "other.pth"
     torch.save(timm.create_model("test_efficientnet").state_dict(), file)
-    with pytest.raises(ConfigError, match="model.pretrained_file") as err:
+    with pytest.raises(ConfigError, match="backbone.pretrained_file") as err:
         tiny(pretrained=True, pretrained_file=file)
     assert "\n" not in str(err.value)
 
@@ -152,12 +152,12 @@ def test_pretrained_file_ignored_for_scratch_models(tmp_path: Path) -> None:
 
 
 def test_unknown_model_name_is_a_config_error() -> None:
-    with pytest.raises(ConfigError, match="model.name=no_such_net"):
+    with pytest.raises(ConfigError, match="backbone.name=no_such_net"):
         TimmClassifier(3, name="no_such_net")
 
 
 def test_unreachable_hub_fails_fast_naming_pretrained_file(no_hub: Path) -> None:
-    with pytest.raises(ConfigError, match="model.pretrained_file") as err:
+    with pytest.raises(ConfigError, match="backbone.pretrained_file") as err:
         tiny(pretrained=True)
     assert "\n" not in str(err.value)
 
@@ -167,7 +167,7 @@ def test_hub_offline_mode_checks_only_the_cache(
 ) -> None:
     monkeypatch.setenv("HF_HUB_OFFLINE", "1")
     monkeypatch.setattr(hub, "hub_reachable", lambda *a, **k: pytest.fail("probed the network"))
-    with pytest.raises(ConfigError, match="HF_HUB_OFFLINE.*model.pretrained_file"):
+    with pytest.raises(ConfigError, match="HF_HUB_OFFLINE.*backbone.pretrained_file"):
         tiny(pretrained=True)
 
 

@@ -9,12 +9,15 @@ from __future__ import annotations
 import json
 import os
 import re
+import shlex
 import signal
 import subprocess
+import sys
 import time
 from pathlib import Path
 
 import pytest
+from omegaconf import OmegaConf
 
 from fashion_transfer.analysis.collect import collect_runs
 from fashion_transfer.analysis.wandb_source import replay_transaction_log
@@ -97,11 +100,22 @@ def test_a_diverging_job_fails_alone_and_the_sweep_keeps_the_others(tiny_synth, 
         ),
         env,
     )
-    assert proc.returncode != 0  # Hydra reports the failed job once all have run
-    jobs = sorted(p for p in sweep.iterdir() if (p / ".hydra").is_dir())
+    # The sweep ends with the failed job's own exit code and one line for it, no traceback.
+    assert proc.returncode == 3, proc.stderr[-3000:]
+    assert "Traceback" not in proc.stderr
+    jobs = {
+        OmegaConf.load(p / ".hydra" / "config.yaml").budget.source.lr: p
+        for p in sweep.iterdir()
+        if (p / ".hydra").is_dir()
+    }
+    jobs = [jobs[lr] for lr in (3e-3, 1e30, 1e-3)]
     records = [json.loads((job / "metrics.json").read_text()) for job in jobs]
     assert [m["status"] for m in records] == ["completed", "failed", "completed"]
+    assert [m["exit_code"] for m in records] == [0, 3, 0]
     reason = records[1]["failure_reason"]
+    errors = [line for line in proc.stderr.splitlines() if line.startswith("error:")]
+    assert errors[0] == f"error: job {jobs[1].resolve()} failed: {reason}"
+    assert len(errors) == 2 and "1 job(s) of the sweep" in errors[1]
     assert reason.startswith("non-finite loss (") and "\n" not in reason
     assert all(m["test_acc"] is not None for m in (records[0], records[2]))
     (wandb_log,) = (jobs[1] / "wandb").glob("offline-run-*/run-*.wandb")
@@ -203,3 +217,50 @@ def test_submitit_preemption_requeues_the_job_into_its_folder_and_resumes(
     # Continued, not restarted: the epoch trained before the signal is kept as it was recorded,
     # timing included (a restart would have trained and timed it again).
     assert after["history"][: len(before)] == before
+
+
+def test_ctrl_c_says_in_one_line_how_to_resume_and_that_command_resumes(
+    tiny_synth, tmp_path, helpers
+):
+    env = helpers.cli_env(tmp_path)
+    run = tmp_path / "run"
+    cmd = helpers.train_cmd(*LONG_EPOCHS, f"paths.synth_dir={tiny_synth}", f"hydra.run.dir={run}")
+    proc = subprocess.Popen(
+        cmd, env=env, cwd=tmp_path, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True
+    )
+    helpers.wait_for(lambda: helpers.history_len(run) >= 1, proc, timeout=300)
+    proc.send_signal(signal.SIGINT)
+    out, err = proc.communicate(timeout=120)
+    assert proc.returncode == 130, err[-2000:]
+    assert f"run folder: {run}" in out  # said at the start
+    lines = err.strip().splitlines()
+    assert len(lines) == 1 and "Traceback" not in err, err[-2000:]
+    assert lines[0].startswith(f"interrupted: {run} keeps its last checkpoint; resume with: ")
+    assert helpers.read_metrics(run)["exit_code"] == 130
+
+    command = shlex.split(lines[0].split("resume with: ", 1)[1])
+    assert command[:3] == ["python", "-m", "fashion_transfer.train"]
+    done = _run([sys.executable, *command[1:]], env, cwd=tmp_path)
+    assert done.returncode == 0, done.stderr[-2000:]
+    assert "resuming from" in done.stdout
+    assert re.search(r"test_acc \d+\.\d\d%", done.stdout)  # the headline figures, on the console
+    assert helpers.read_metrics(run)["status"] == "completed"
+
+
+def test_a_sweep_rerun_in_another_order_finds_its_own_jobs(tiny_synth, tmp_path, helpers):
+    env = helpers.cli_env(tmp_path)
+    sweep = tmp_path / "sweep"
+    common = ("experiment=smoke", f"paths.synth_dir={tiny_synth}", f"hydra.sweep.dir={sweep}")
+    first = _run(
+        helpers.train_cmd("-m", *common, "strategy=fmnist_baseline,deepfashion_scratch"), env
+    )
+    assert first.returncode == 0, first.stderr[-2000:]
+    jobs = sorted(p.name for p in sweep.iterdir() if p.is_dir())
+    records = {j: helpers.read_metrics(sweep / j) for j in jobs}
+    again = _run(
+        helpers.train_cmd("-m", *common, "strategy=deepfashion_scratch,fmnist_baseline"), env
+    )
+    assert again.returncode == 0, again.stderr[-2000:]
+    assert sorted(p.name for p in sweep.iterdir() if p.is_dir()) == jobs  # no new folders
+    assert again.stdout.count("already holds a completed run; reporting its result") == 2
+    assert {j: helpers.read_metrics(sweep / j) for j in jobs} == records  # nothing retrained

@@ -7,6 +7,7 @@ import logging
 import socket
 import time
 
+import numpy as np
 import pytest
 import wandb
 
@@ -114,3 +115,27 @@ def test_online_with_a_silent_server_gives_up_after_init_timeout(
     warnings = [r.getMessage() for r in caplog.records if r.levelno >= logging.WARNING]
     assert len(warnings) == 1 and "wandb sync" in warnings[0], warnings
     assert ("CommError" if key else "no API key") in warnings[0]
+
+
+def test_the_wandb_run_holds_tables_of_sample_predictions(
+    make_cfg, tiny_synth, tmp_path, monkeypatch, fresh_wandb
+):
+    """The README promises a table of sample predictions per scored test set (offline files)."""
+    monkeypatch.setenv("WANDB_MODE", "offline")
+    run = tmp_path / "run"
+    cfg = make_cfg("experiment=smoke", "logger=wandb", f"paths.synth_dir={tiny_synth}", run_dir=run)
+    train(cfg)
+    wandb.teardown()
+    record = json.loads((run / "metrics.json").read_text())
+    found = {}
+    for path in (run / "wandb").glob("offline-run-*/files/media/table/**/*.table.json"):
+        found[path.parent.name] = json.loads(path.read_text())
+    assert {"source", "fmnist_view"} <= set(found), found.keys()  # (+ shared: the confusion)
+    view = found["fmnist_view"]
+    assert view["columns"] == ["image", "true", "predicted", "correct"]
+    assert len(view["data"]) == cfg.eval.samples
+    assert {row[1] for row in view["data"]} <= set(record["shared_classes"])
+    with np.load(run / "samples.npz") as samples:
+        meta = json.loads(str(samples["samples_meta"]))
+    assert meta["shared_classes"] == record["shared_classes"]  # the name the figure reads
+    assert "fmnist_view_classes" not in meta

@@ -27,7 +27,9 @@ def _digest(folder: Path) -> dict[str, str]:
     }
 
 
-def test_a_users_folder_with_checkpoints_is_refused_and_left_as_it_was(make_cfg, tiny_synth, tmp_path):
+def test_a_users_folder_with_checkpoints_is_refused_and_left_as_it_was(
+    make_cfg, tiny_synth, tmp_path
+):
     mine = tmp_path / "my_project"
     (mine / "checkpoints").mkdir(parents=True)
     (mine / "checkpoints" / "model_v3.pt").write_bytes(b"weights I trained for a week")
@@ -44,7 +46,9 @@ def test_a_users_folder_with_checkpoints_is_refused_and_left_as_it_was(make_cfg,
     assert not (mine / MARKER).exists()
 
 
-def test_a_folder_with_only_other_files_is_claimed_and_its_files_kept(make_cfg, tiny_synth, tmp_path):
+def test_a_folder_with_only_other_files_is_claimed_and_its_files_kept(
+    make_cfg, tiny_synth, tmp_path
+):
     folder = tmp_path / "notes_here"
     folder.mkdir()
     (folder / "notes.txt").write_text("keep me")
@@ -57,7 +61,9 @@ def test_a_folder_with_only_other_files_is_claimed_and_its_files_kept(make_cfg, 
     assert (folder / "notes.txt").read_text() == "keep me"
 
 
-def test_a_second_process_is_refused_while_the_first_holds_the_folder(make_cfg, tiny_synth, tmp_path):
+def test_a_second_process_is_refused_while_the_first_holds_the_folder(
+    make_cfg, tiny_synth, tmp_path
+):
     run_dir = tmp_path / "run"
     run_dir.mkdir()
     cfg = make_cfg(*SMOKE, f"paths.synth_dir={tiny_synth}", run_dir=run_dir)

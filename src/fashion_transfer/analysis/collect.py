@@ -12,6 +12,7 @@ Failed runs are never dropped: a job folder without metrics.json, or with status
 from __future__ import annotations
 
 import json
+import logging
 import os
 import re
 from collections.abc import Iterable, Mapping
@@ -22,6 +23,9 @@ import pandas as pd
 import yaml
 
 from fashion_transfer.errors import UserError
+from fashion_transfer.jobs import settings_key
+
+log = logging.getLogger(__name__)
 
 SCHEMA_VERSION = 1
 
@@ -263,7 +267,31 @@ def collect_runs(paths: Iterable[str | Path]) -> pd.DataFrame:
                 continue
             seen.add(run_dir.resolve())
             rows.append(read_run_dir(run_dir) if kind == "hydra" else read_offline_run(run_dir))
-    return to_frame(rows)
+    return to_frame(drop_repeats(rows))
+
+
+def drop_repeats(rows: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    """One row per experiment: runs with the same strategy, seed and settings (a sweep run twice
+    into one folder under other job names) would count one seed twice in every interval. The
+    completed one is kept (the last, if several), the others are named in a warning."""
+    groups: dict[str, list[int]] = {}
+    for i, row in enumerate(rows):
+        config = row.get("config")
+        key = settings_key(config) if isinstance(config, dict) else f"row {i}"
+        groups.setdefault(key, []).append(i)
+    dropped: set[int] = set()
+    for members in groups.values():
+        if len(members) < 2:
+            continue
+        keep = max(members, key=lambda i: (rows[i].get("status") == "completed", i))
+        dropped.update(i for i in members if i != keep)
+        log.warning(
+            "%s repeat the strategy, seed and settings of %s; counted once (kept %s)",
+            ", ".join(str(rows[i]["folder"]) for i in members if i != keep),
+            rows[keep]["folder"],
+            rows[keep]["folder"],
+        )
+    return [row for i, row in enumerate(rows) if i not in dropped]
 
 
 def to_frame(rows: list[dict[str, Any]]) -> pd.DataFrame:

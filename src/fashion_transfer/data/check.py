@@ -94,7 +94,7 @@ def main(argv: list[str] | None = None) -> int:
         "--max-bad-fraction",
         type=float,
         default=0.01,
-        help="as dataset.max_bad_fraction (default 0.01)",
+        help="as target.max_bad_fraction (default 0.01)",
     )
     args = parser.parse_args(argv)
     try:

@@ -20,7 +20,12 @@ from omegaconf import DictConfig, OmegaConf
 
 from fashion_transfer.data import cache as cache_mod
 from fashion_transfer.data.base import ArrayImages, Domain, Split, stratified_subset
-from fashion_transfer.data.deepfashion_lists import SPLITS, DeepFashionLists, validate_layout
+from fashion_transfer.data.deepfashion_lists import (
+    SPLITS,
+    DeepFashionLists,
+    check_paths,
+    validate_layout,
+)
 from fashion_transfer.data.fashion_mnist import FMNIST_CLASSES
 from fashion_transfer.data.label_map import LabelMap
 from fashion_transfer.data.transforms import (
@@ -49,6 +54,11 @@ class RowImages:
 
     def __getitem__(self, index: torch.Tensor) -> torch.Tensor:
         return self.source[self.rows[index]]
+
+
+def check_layout(root: str | Path, synthetic: bool = False, **_: object) -> None:
+    """Cheap check, before any training, that `root` has DeepFashion's layout (no file is read)."""
+    check_paths(Path(root), synthetic)
 
 
 def load_deepfashion(

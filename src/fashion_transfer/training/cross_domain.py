@@ -16,7 +16,7 @@ from torch import nn
 from fashion_transfer.data.base import Domain
 from fashion_transfer.data.fashion_mnist import FMNIST_CLASSES
 from fashion_transfer.data.label_map import LabelMap
-from fashion_transfer.errors import DataError
+from fashion_transfer.errors import DataError, in_slot
 from fashion_transfer.training.evaluation import sample_indices
 from fashion_transfer.training.loop import predict
 from fashion_transfer.training.metrics import confusion_matrix, macro_accuracy, per_class_accuracy
@@ -73,7 +73,9 @@ def _target_fmnist_view(ctx: RunContext) -> Domain | None:
             _convert_="object",
         )
     except DataError as exc:
-        raise DataError(f"target ({target.get('name')}) in the Fashion-MNIST view: {exc}") from exc
+        raise DataError(
+            f"target ({target.get('name')}) in the Fashion-MNIST view: {in_slot(exc, 'target')}"
+        ) from exc
 
 
 def _zero_shot(ctx: RunContext, model: nn.Module, source: Domain) -> None:

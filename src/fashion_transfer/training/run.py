@@ -14,7 +14,7 @@ from hydra.utils import instantiate
 from omegaconf import DictConfig, OmegaConf
 
 from fashion_transfer.data.base import Domain
-from fashion_transfer.errors import DataError, TrainingFailed, UserError
+from fashion_transfer.errors import DataError, TrainingFailed, UserError, in_slot
 from fashion_transfer.training.checkpoint import load_checkpoint
 from fashion_transfer.training.evaluation import samples_of, test_report
 from fashion_transfer.training.resume import keep_hydra_config, prepare_run_dir
@@ -50,6 +50,7 @@ def _new_record(cfg: DictConfig, run_dir: Path, group: str) -> dict:
         "schema_version": SCHEMA_VERSION,
         "status": "running",
         "failure_reason": None,
+        "exit_code": None,
         "strategy": cfg.strategy.name,
         "seed": int(cfg.seed),
         "run_name": cfg.name,
@@ -101,7 +102,7 @@ def _load_domain(cfg: DictConfig, slot: str) -> Domain:
     try:
         return build(cfg[slot])
     except DataError as exc:
-        raise DataError(f"{slot} ({cfg[slot].get('name', slot)}): {exc}") from exc
+        raise DataError(f"{slot} ({cfg[slot].get('name', slot)}): {in_slot(exc, slot)}") from exc
 
 
 def _one_line(text: str) -> str:
@@ -161,14 +162,18 @@ def _after_stage(ctx: RunContext, name: str, slot: str, model, domain: Domain, f
 
 
 def _write_samples(ctx: RunContext, domains: dict[str, Domain]) -> None:
+    """samples.npz (the report's sample grid) and the same images as W&B tables."""
     arrays: dict[str, np.ndarray] = {}
     meta = {}
     for slot, s in ctx.samples.items():
         for key, value in s.items():
             arrays[f"{slot}_{key}"] = value
-        meta[f"{slot}_classes"] = (
-            domains[slot].classes if slot in domains else ctx.record["shared_classes"]
-        )
+        # The Fashion-MNIST view is scored in the shared space: its labels index shared_classes.
+        classes = domains[slot].classes if slot in domains else ctx.record["shared_classes"]
+        meta["shared_classes" if slot == "fmnist_view" else f"{slot}_classes"] = classes
+        if classes and len(s["images"]):
+            names = [[classes[int(i)] for i in s[k]] for k in ("labels", "preds")]
+            ctx.tracker.samples(f"{slot}/samples", s["images"], *names)
     arrays["samples_meta"] = np.array(json.dumps(meta))
     tmp = ctx.run_dir / ".samples.tmp.npz"
     np.savez_compressed(tmp, **arrays)
@@ -207,7 +212,7 @@ def _run_in(cfg: DictConfig, run_dir: Path) -> dict:
     resume = start.payload
     group = _group(cfg, cfg.name)
     record = json.loads(resume["record"]) if resume else _new_record(cfg, run_dir, group)
-    record.update(status="running", failure_reason=None)
+    record.update(status="running", failure_reason=None, exit_code=None)
     device = pick_device(cfg.device)
     # Called as a partial so the run's config (which holds `_target_`s) is not instantiated.
     tracker = instantiate(cfg.logger, _partial_=True)(
@@ -257,7 +262,7 @@ def _run_in(cfg: DictConfig, run_dir: Path) -> dict:
             _after_stage(ctx, name, stage_cfg.data, model, domain, final=i == len(stages) - 1)
         cross_domain_evaluation(ctx, model, domains)
         _write_samples(ctx, domains)
-        record["status"] = "completed"
+        record.update(status="completed", exit_code=0)
     except (TrainingFailed, UserError) as exc:
         record.update(status="failed", failure_reason=_one_line(str(exc)))
         exit_code = exc.exit_code
@@ -265,13 +270,14 @@ def _run_in(cfg: DictConfig, run_dir: Path) -> dict:
     except (KeyboardInterrupt, SystemExit) as exc:  # Ctrl-C, or submitit's pre-emption exit
         reason = f"interrupted ({type(exc).__name__}); run it again into {run_dir} to resume"
         record.update(status="failed", failure_reason=reason)
-        exit_code = 1
+        exit_code = 130 if isinstance(exc, KeyboardInterrupt) else 1
         raise
     except BaseException as exc:
         record.update(status="failed", failure_reason=_one_line(f"{type(exc).__name__}: {exc}"))
         exit_code = 1
         raise
     finally:
+        record["exit_code"] = exit_code if record["status"] == "failed" else record["exit_code"]
         ctx.write_record()
         tracker.summary(
             {
