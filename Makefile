@@ -11,7 +11,7 @@ DEMO_SEEDS ?= 0
 ARGS ?=
 
 .DEFAULT_GOAL := help
-.PHONY: help install test test-fast lint format baseline synth demo bench bench-quick clean
+.PHONY: help install test test-fast lint format baseline synth demo bench bench-quick status clean
 
 help: ## List the targets
 	@grep -E '^[a-zA-Z_-]+:.*?## ' $(MAKEFILE_LIST) | awk -F ':.*?## ' '{printf "  \033[36m%-10s\033[0m %s\n", $$1, $$2}'
@@ -59,6 +59,11 @@ bench: $(STAMP) ## Benchmark the data paths against the model's own step (bench/
 
 bench-quick: $(STAMP) ## The same benchmark in under 2 minutes (no time-to-accuracy)
 	$(PY) -m fashion_transfer.bench --quick --out bench paths.data_dir=$(DATA) $(ARGS)
+
+status: $(STAMP) ## Where a sweep stands, and how to resume it (SWEEP=dir; ARGS=--resume-command or --json)
+	@if [ "$(SWEEP)" = "$(STAMPED_SWEEP)" ]; then \
+		echo "error: make status needs SWEEP=<sweep or run folder>, e.g. SWEEP=multirun/<date>" >&2; exit 2; fi
+	$(PY) -m fashion_transfer.status $(SWEEP) $(ARGS)
 
 clean: ## Remove run outputs (keeps data and .venv)
 	rm -rf outputs multirun
