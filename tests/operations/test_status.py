@@ -127,6 +127,7 @@ def _status(capsys, *argv) -> tuple[int, str, str]:
 
 def test_each_job_has_its_state_reason_and_figures(sweep, capsys):
     running = sweep / job_dirname(_ov("fmnist_baseline", 2))
+    (running / ".run.pid").write_text("4242\n")
     with FileLock(running / ".run.lock"):
         code, out, _ = _status(capsys, sweep, "--json")
     assert code == 0
@@ -135,7 +136,7 @@ def test_each_job_has_its_state_reason_and_figures(sweep, capsys):
     assert {k: (j["state"], j["detail"]) for k, j in jobs.items()} == {
         ("fmnist_baseline", 0): ("completed", ""),
         ("fmnist_baseline", 1): ("completed", ""),
-        ("fmnist_baseline", 2): ("running", "alive; epoch 1 of stage source done"),
+        ("fmnist_baseline", 2): ("running", "alive (pid 4242); epoch 1 of stage source done"),
         ("adapter_scratch", 0): ("interrupted", "resumable from epoch 2 of stage target"),
         ("adapter_scratch", 1): (
             "failed",

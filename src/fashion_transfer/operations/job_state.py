@@ -20,7 +20,7 @@ from typing import Any
 import yaml
 
 from fashion_transfer.operations.checkpoint_meta import read_point
-from fashion_transfer.training.run_lock import lock_is_held
+from fashion_transfer.training.run_lock import MARKER, holder_pid, lock_is_held
 
 COMPLETED, RUNNING, INTERRUPTED, FAILED, NEVER = (
     "completed",
@@ -31,7 +31,6 @@ COMPLETED, RUNNING, INTERRUPTED, FAILED, NEVER = (
 )
 STATES = (COMPLETED, RUNNING, INTERRUPTED, FAILED, NEVER)
 UNFINISHED = (INTERRUPTED, FAILED, NEVER)  # what a resume command launches again
-MARKER = ".fashion-transfer-run"
 # The figure a job is summed up by: the first of these its strategy has.
 HEADLINE_KEYS = ("target_top1", "shared_acc", "test_acc")
 
@@ -163,10 +162,12 @@ def read_job(folder: Path, overrides: list[str] | None = None) -> Job:
     if lock_is_held(folder):
         job.state = RUNNING
         history = (record or {}).get("history") or []
+        pid = holder_pid(folder)
+        alive = f"alive (pid {pid})" if pid else "alive"
         job.detail = (
-            f"alive; epoch {history[-1]['epoch']} of stage {history[-1]['stage']} done"
+            f"{alive}; epoch {history[-1]['epoch']} of stage {history[-1]['stage']} done"
             if history
-            else "alive; no epoch finished yet"
+            else f"{alive}; no epoch finished yet"
         )
     elif status == COMPLETED:
         job.state = COMPLETED
