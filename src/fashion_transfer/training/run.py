@@ -73,6 +73,7 @@ def _new_record(cfg: DictConfig, run_dir: Path, group: str) -> dict:
         "params": None,
         "device": None,
         "wall_time_s": 0.0,
+        "peak_gpu_memory_mb": None,
         "best_epoch": None,
         "val_acc": None,
         "test_acc": None,
@@ -234,6 +235,8 @@ def _run_in(cfg: DictConfig, run_dir: Path) -> dict:
         wall_before=record.get("wall_time_s") or 0.0,
     )
     record["device"] = str(device)
+    if device.type == "cuda":  # this attempt's peak, for the GPU check (benchmark/gpu_check.py)
+        torch.cuda.reset_peak_memory_stats(device)
     exit_code = 0
     try:
         ctx.write_record()
@@ -262,6 +265,8 @@ def _run_in(cfg: DictConfig, run_dir: Path) -> dict:
             _after_stage(ctx, name, stage_cfg.data, model, domain, final=i == len(stages) - 1)
         cross_domain_evaluation(ctx, model, domains)
         _write_samples(ctx, domains)
+        if device.type == "cuda":
+            record["peak_gpu_memory_mb"] = torch.cuda.max_memory_allocated(device) / 2**20
         record.update(status="completed", exit_code=0)
     except (TrainingFailed, UserError) as exc:
         record.update(status="failed", failure_reason=_one_line(str(exc)))
