@@ -11,7 +11,7 @@ DEMO_SEEDS ?= 0
 ARGS ?=
 
 .DEFAULT_GOAL := help
-.PHONY: help install test test-fast lint format baseline synth demo bench bench-quick status clean
+.PHONY: help install test test-fast lint format baseline synth demo bench bench-quick gpu-check status clean
 
 help: ## List the targets
 	@grep -E '^[a-zA-Z_-]+:.*?## ' $(MAKEFILE_LIST) | awk -F ':.*?## ' '{printf "  \033[36m%-10s\033[0m %s\n", $$1, $$2}'
@@ -59,6 +59,9 @@ bench: $(STAMP) ## Benchmark the data paths against the model's own step (bench/
 
 bench-quick: $(STAMP) ## The same benchmark in under 2 minutes (no time-to-accuracy)
 	$(PY) -m fashion_transfer.bench --quick --out bench paths.data_dir=$(DATA) $(ARGS)
+
+gpu-check: $(STAMP) ## On a GPU machine: CUDA tests, bench at 224 px, resnet50 sweep (<= 8 min; ARGS=--dry-run on a CPU)
+	$(PY) -m fashion_transfer.benchmark.gpu_check --out gpu_check_$(shell date +%Y-%m-%d_%H-%M-%S) $(ARGS)
 
 status: $(STAMP) ## Where a sweep stands, and how to resume it (SWEEP=dir; ARGS=--resume-command or --json)
 	@if [ "$(SWEEP)" = "$(STAMPED_SWEEP)" ]; then \
