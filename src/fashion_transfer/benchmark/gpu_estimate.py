@@ -36,7 +36,11 @@ def _read_yaml(path: Path) -> Any:
 
 
 def stage_rates(job: Path) -> dict[str, Any] | None:
-    """A job's images/second per stage (training, and validation), peak GPU memory, wall time."""
+    """A job's images/second per stage, peak GPU memory and wall time.
+
+    Training: images the epochs trained over their training seconds (history). Validation: the
+    validation images over the rest of the stage's seconds, which also hold the checkpoint writes.
+    """
     try:
         record = json.loads((job / "metrics.json").read_text())
     except (OSError, ValueError):
@@ -177,7 +181,7 @@ def markdown(result: dict) -> str:
         f"## Five-strategy sweep on FashionSynth (SYNTHETIC), {sweep['backbone']} at "
         f"{sweep['resolution']} px",
         "",
-        "| strategy | status | stage: train img/s (val img/s) | peak GPU MB | wall s |",
+        "| strategy | status | stage: train img/s (validation img/s) | peak GPU MB | wall s |",
         "|---|---|---|---:|---:|",
     ]
     for job in sweep["jobs"]:
@@ -190,7 +194,15 @@ def markdown(result: dict) -> str:
             f"| {job['strategy']} | {job['status']} | {rates} | "
             f"{'-' if peak is None else f'{peak:,.0f}'} | {job['wall_time_s'] or 0:.0f} |"
         )
-    lines += ["", "## experiment=paper estimated from these rates", ""]
+    lines += [
+        "",
+        "Training img/s: the epochs' training images over their training seconds. Validation "
+        "img/s: validation images over the rest of the stage's seconds, which also hold the "
+        "per-epoch checkpoint writes (so it errs low, and the estimate below long).",
+        "",
+        "## experiment=paper estimated from these rates",
+        "",
+    ]
     lines += [f"- {line}" for line in result["paper_estimate"]["lines"]]
     return "\n".join(lines) + "\n"
 
