@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+from pathlib import Path
 from typing import Any
 
 # Keys that never change what a run computes (the same list resume.py ignores when it compares).
@@ -63,3 +64,24 @@ def resolve_job_dirname() -> str:
     from hydra.core.hydra_config import HydraConfig
 
     return job_dirname(list(HydraConfig.get().overrides.task))
+
+
+def expand_sweep(conf_dir: Path, arguments: list[str]) -> list[list[str]]:
+    """Every job's task overrides, in launch order, as Hydra's basic sweeper expands `arguments`
+    (the sweeper's params as `key=value`, then the command line's overrides).
+
+    Hydra parses them (lists, ranges, `glob(...)` over the config groups of `conf_dir`) and
+    BasicSweeper builds the product; `split_arguments` sits in a private module of hydra-core
+    (pinned below 1.4 in pyproject.toml), and a copy of its product would drift from what Hydra
+    launches. Raises HydraException for overrides Hydra cannot parse or sweep.
+    """
+    from hydra import initialize_config_dir
+    from hydra._internal.core_plugins.basic_sweeper import BasicSweeper
+    from hydra.core.global_hydra import GlobalHydra
+    from hydra.core.override_parser.overrides_parser import OverridesParser
+
+    with initialize_config_dir(config_dir=str(conf_dir.resolve()), version_base="1.3"):
+        loader = GlobalHydra.instance().config_loader()
+        parsed = OverridesParser.create(config_loader=loader).parse_overrides(arguments)
+        batches = BasicSweeper.split_arguments(parsed, None)
+    return [job for batch in batches for job in batch]

@@ -17,6 +17,7 @@ from omegaconf import DictConfig, open_dict
 
 from fashion_transfer.config_check import check_config, check_group_choices
 from fashion_transfer.errors import ConfigError
+from fashion_transfer.jobs import expand_sweep
 
 MULTIRUN = ("-m", "--multirun")
 # Hydra flags after which the command does not train (help, printing the config, ...): left to it.
@@ -97,21 +98,13 @@ def _compose_plain(conf_dir: Path) -> DictConfig:
 
 def _jobs(conf_dir: Path, overrides: list[str]) -> list[list[str]]:
     """The override lists of a sweep's jobs, expanded as Hydra's basic sweeper does."""
-    from hydra import initialize_config_dir
-    from hydra._internal.core_plugins.basic_sweeper import BasicSweeper
-    from hydra.core.global_hydra import GlobalHydra
-    from hydra.core.override_parser.overrides_parser import OverridesParser
     from hydra.errors import HydraException
 
-    with initialize_config_dir(config_dir=str(conf_dir.resolve()), version_base="1.3"):
-        loader = GlobalHydra.instance().config_loader()
-        try:
-            parsed = OverridesParser.create(config_loader=loader).parse_overrides(overrides)
-        except HydraException as exc:
-            text = " ".join(str(exc).split())
-            raise ConfigError(f"the command line does not parse: {text}") from None
-        batches = BasicSweeper.split_arguments(parsed, None)
-    return [job for batch in batches for job in batch]
+    try:
+        return expand_sweep(conf_dir, overrides)
+    except HydraException as exc:
+        text = " ".join(str(exc).split())
+        raise ConfigError(f"the command line does not parse: {text}") from None
 
 
 def check_command_line(argv: Sequence[str], conf_dir: Path) -> None:

@@ -14,7 +14,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from fashion_transfer.errors import UserError
-from fashion_transfer.jobs import job_dirname
+from fashion_transfer.jobs import expand_sweep, job_dirname
 from fashion_transfer.operations.job_state import (
     Job,
     folder_overrides,
@@ -25,7 +25,7 @@ from fashion_transfer.operations.job_state import (
 )
 
 MULTIRUN = "multirun.yaml"
-BASIC_SWEEPER = "hydra._internal.core_plugins.basic_sweeper.BasicSweeper"
+BASIC_SWEEPER = "hydra._internal.core_plugins.basic_sweeper.BasicSweeper"  # multirun.yaml's name
 PACKAGE_CONF = Path(__file__).resolve().parents[3] / "conf"
 IDENTITY = ("strategy", "seed")  # shown in their own columns, not among the settings that vary
 
@@ -54,29 +54,13 @@ def _conf_dir(hydra: dict) -> Path:
 
 
 def expand_jobs(multirun: dict) -> list[list[str]]:
-    """Every job's task overrides, in Hydra's order, from a sweep's multirun.yaml.
-
-    Hydra parses the overrides (its grammar: lists, ranges, `glob(...)` over config groups) and
-    BasicSweeper builds the product. `split_arguments` sits in a private module of hydra-core, pinned
-    below 1.4 in pyproject.toml; copying its product instead would drift from what Hydra launches.
-    """
-    from hydra import initialize_config_dir
-    from hydra._internal.core_plugins.basic_sweeper import BasicSweeper
-    from hydra.core.global_hydra import GlobalHydra
-    from hydra.core.override_parser.overrides_parser import OverridesParser
-
+    """Every job's task overrides, in Hydra's order, from a sweep's multirun.yaml: the sweeper's
+    params, then the overrides as typed (`jobs.expand_sweep` does what BasicSweeper does)."""
     hydra = multirun["hydra"]
     params = (hydra.get("sweeper") or {}).get("params") or {}
     arguments = [f"{k}={v}" for k, v in params.items()]
     arguments += [str(o) for o in (hydra.get("overrides") or {}).get("task") or []]
-    GlobalHydra.instance().clear()
-    try:
-        with initialize_config_dir(config_dir=str(_conf_dir(hydra).resolve()), version_base=None):
-            parser = OverridesParser.create(config_loader=GlobalHydra.instance().config_loader())
-            parsed = parser.parse_overrides(arguments)
-            return BasicSweeper.split_arguments(parsed, None)[0]
-    finally:
-        GlobalHydra.instance().clear()
+    return expand_sweep(_conf_dir(hydra), arguments)
 
 
 def _hydra_overrides(hydra: dict, drop: tuple[str, ...]) -> list[str]:
