@@ -240,6 +240,7 @@ def ratios(rows: dict[str, dict], batches: dict[str, int], loading: dict[str, di
         limit = f"{tag}/model_only/b{b}"
         pairs[f"{tag}_cache_vs_model"] = (f"{tag}/suite_cache/b{b}", limit)
         pairs[f"{tag}_in_memory_vs_model"] = (f"{tag}/suite_in_memory/b{b}", limit)
+        pairs[f"{tag}_device_decode_vs_model"] = (f"{tag}/device_decode/b{b}", limit)
         for w in (0, 2):
             pairs[f"{tag}_reference_w{w}_vs_model"] = (f"{tag}/reference/b{b}_w{w}", limit)
     medians, quartiles = {}, {}

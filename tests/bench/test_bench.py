@@ -78,6 +78,7 @@ def test_quick_bench_writes_every_case_and_the_table(tiny_data, tmp_path):
         "df64/model_only/b64",
         "df64/suite_cache/b64",
         "df64/suite_in_memory/b64",
+        "df64/device_decode/b64",
         "df64/reference/b64_w0",
         "df64/reference/b64_w2",
         "decode/suite_per_core",

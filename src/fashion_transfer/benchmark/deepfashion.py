@@ -21,6 +21,7 @@ from torch.utils.data import DataLoader, Dataset
 from torchvision import transforms
 from torchvision.io import ImageReadMode, decode_jpeg, read_file
 
+from fashion_transfer.benchmark.device_decode import device_decode_case
 from fashion_transfer.benchmark.setup import loader_case, make_state, model_only_case, suite_case
 from fashion_transfer.benchmark.timing import Case, measure, timed
 from fashion_transfer.data.base import Domain
@@ -100,7 +101,7 @@ def prepare(cfg: DictConfig, passes: int) -> Prepared:
 def training_cases(
     cfg: DictConfig, data: Prepared, device: torch.device, steps: int, tag: str
 ) -> list[Case]:
-    """resnet (the strategy's backbone) at the batch size of the target stage, four data paths."""
+    """resnet (the strategy's backbone) at the batch size of the target stage, five data paths."""
     res = int(cfg.target.resolution)
     batch = int(cfg.strategy.stages.target.batch_size)
     train = data.cached.train
@@ -125,6 +126,16 @@ def training_cases(
             "train_one_epoch on the arrays the on-the-fly pass decoded (training part only)",
         ),
     ]
+    cases.append(
+        device_decode_case(
+            f"{tag}/device_decode/b{batch}",
+            state(),
+            data.lists,
+            res,
+            float(cfg.target.crop_margin),
+            steps,
+        )
+    )
     for workers in (0, 2):
         loader = DataLoader(
             PillowCrops(data.lists, "train", res),
