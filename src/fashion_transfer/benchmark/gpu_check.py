@@ -9,7 +9,8 @@ Steps, each a subprocess with its own time limit inside one overall budget (480 
 2. the CUDA-only tests (tests/gpu: bf16 autocast, pinned prefetch, channels-last, resume after a
    SIGKILL on CUDA, and the augmentation's CUDA/CPU equality);
 3. `bench --quick --device cuda` for resnet18 and for resnet50: model-only against training from
-   the cache and against on-the-fly decoding, at 64 and 224 px;
+   the cache and against on-the-fly decoding (CPU threads, and nvjpeg on the GPU), at 64 and
+   224 px;
 4. a five-strategy sweep on FashionSynth with resnet50 at 224 px, a few hundred steps per stage:
    images/second of every stage and peak GPU memory of every job;
 5. the sweep's analysis (report.html).
