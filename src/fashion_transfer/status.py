@@ -15,12 +15,19 @@ import json
 import sys
 from collections.abc import Sequence
 from pathlib import Path
+from typing import NoReturn
 
 from fashion_transfer.errors import UserError
 
 
+class _Parser(argparse.ArgumentParser):
+    def error(self, message: str) -> NoReturn:
+        """One line, as every bad input gets; `--help` shows the usage."""
+        self.exit(2, f"error: {message} (python -m fashion_transfer.status --help)\n")
+
+
 def parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
-    p = argparse.ArgumentParser(prog="fashion-transfer-status", description=__doc__.splitlines()[0])
+    p = _Parser(prog="fashion-transfer-status", description=__doc__.splitlines()[0])
     p.add_argument("paths", nargs="+", type=Path, metavar="SWEEP_OR_RUN_DIR")
     out = p.add_mutually_exclusive_group()
     out.add_argument("--json", action="store_true", help="everything as one JSON object")

@@ -339,3 +339,22 @@ def test_bad_input_is_one_line_and_exit_2(tmp_path, make, message):
     )
     assert proc.returncode == 2 and proc.stdout == ""
     assert proc.stderr == f"error: {message.format(p=path)}\n"
+
+
+@pytest.mark.parametrize(
+    ("argv", "message"),
+    [
+        ([], "the following arguments are required: SWEEP_OR_RUN_DIR"),
+        (
+            ["x", "--json", "--resume-command"],
+            "argument --resume-command: not allowed with argument --json",
+        ),
+        (["x", "--bogus"], "unrecognized arguments: --bogus"),
+    ],
+)
+def test_bad_arguments_are_one_line_and_exit_2(argv, message):
+    proc = subprocess.run(
+        [sys.executable, "-m", "fashion_transfer.status", *argv], capture_output=True, text=True
+    )
+    assert proc.returncode == 2 and proc.stdout == ""
+    assert proc.stderr == f"error: {message} (python -m fashion_transfer.status --help)\n"
