@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 from pathlib import Path
 
 import numpy as np
@@ -15,8 +16,10 @@ from fashion_transfer.data.idx import IMAGES_MAGIC, read_idx
 from fashion_transfer.data.synth import generate_wild
 from fashion_transfer.data.transforms import make_spec
 
+SHARED = Path(__file__).resolve().parents[3] / "shared" / "data"  # as tests/conftest.py finds it
 FMNIST_TRAIN = (
-    Path(__file__).resolve().parents[3] / "shared/data/FashionMNIST/raw/train-images-idx3-ubyte"
+    Path(os.environ.get("FASHION_TRANSFER_SHARED", SHARED))
+    / "FashionMNIST/raw/train-images-idx3-ubyte"
 )
 WHITE = 255
 
@@ -157,7 +160,7 @@ def test_view_stats_of_hand_made_images() -> None:
     assert fv.within_bounds(fv.FMNIST_STATS) == dict.fromkeys(fv.FIDELITY_BOUNDS, True)
 
 
-@pytest.mark.skipif(not FMNIST_TRAIN.is_file(), reason="real Fashion-MNIST not in ../shared")
+@pytest.mark.skipif(not FMNIST_TRAIN.is_file(), reason="real Fashion-MNIST not at ../shared/data (set FASHION_TRANSFER_SHARED)")
 def test_fashion_mnist_stats_are_the_real_datas() -> None:
     stats = fv.view_stats(read_idx(FMNIST_TRAIN, IMAGES_MAGIC))
     for key, value in fv.FMNIST_STATS.items():
@@ -167,7 +170,7 @@ def test_fashion_mnist_stats_are_the_real_datas() -> None:
 @pytest.fixture(scope="module")
 def wild_root(tmp_path_factory: pytest.TempPathFactory) -> Path:
     root = tmp_path_factory.mktemp("wild") / "wild"
-    generate_wild(root, 240, 1)
+    generate_wild(root, 160, 1)
     return root
 
 
