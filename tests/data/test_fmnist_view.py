@@ -160,7 +160,10 @@ def test_view_stats_of_hand_made_images() -> None:
     assert fv.within_bounds(fv.FMNIST_STATS) == dict.fromkeys(fv.FIDELITY_BOUNDS, True)
 
 
-@pytest.mark.skipif(not FMNIST_TRAIN.is_file(), reason="real Fashion-MNIST not at ../shared/data (set FASHION_TRANSFER_SHARED)")
+@pytest.mark.skipif(
+    not FMNIST_TRAIN.is_file(),
+    reason="real Fashion-MNIST not at ../shared/data (set FASHION_TRANSFER_SHARED)",
+)
 def test_fashion_mnist_stats_are_the_real_datas() -> None:
     stats = fv.view_stats(read_idx(FMNIST_TRAIN, IMAGES_MAGIC))
     for key, value in fv.FMNIST_STATS.items():
@@ -206,11 +209,18 @@ def test_the_background_is_part_of_the_cache_key(df_root: Path) -> None:
 def test_views_cache_separately(df_root: Path, tmp_path: Path) -> None:
     cached = {
         b: load_deepfashion(
-            df_root, 28, view="fmnist", fmnist_background=b, cache=True, cache_dir=tmp_path, workers=1
+            df_root,
+            28,
+            view="fmnist",
+            fmnist_background=b,
+            cache=True,
+            cache_dir=tmp_path,
+            workers=1,
         )
         for b in ("keep", "segment")
     }
     assert cached["keep"].report["cache"]["key"] != cached["segment"].report["cache"]["key"]
     assert not np.array_equal(
-        cached["keep"].test.batch(torch.arange(3))[0], cached["segment"].test.batch(torch.arange(3))[0]
+        cached["keep"].test.batch(torch.arange(3))[0],
+        cached["segment"].test.batch(torch.arange(3))[0],
     )
