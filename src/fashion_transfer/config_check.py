@@ -17,6 +17,7 @@ from pathlib import Path
 import torch
 from omegaconf import DictConfig, OmegaConf
 
+from fashion_transfer.data.fmnist_view import BACKGROUNDS
 from fashion_transfer.errors import ConfigError, UserError, in_slot
 
 # model@backbone takes a timm classifier only: the adapter wraps a backbone and SimpleFashionCNN is
@@ -236,8 +237,6 @@ def _check_device(cfg: DictConfig) -> None:
 
 def _check_backgrounds(cfg: DictConfig, slots: list[str]) -> None:
     """The fmnist view's background choices: the data sets' and the extra zero-shot ones."""
-    from fashion_transfer.data.fmnist_view import BACKGROUNDS
-
     choices = ", ".join(BACKGROUNDS)
     for slot in slots:
         value = cfg[slot].get("fmnist_background", BACKGROUNDS[0])

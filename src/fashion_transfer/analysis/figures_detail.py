@@ -252,7 +252,13 @@ def sample_grid(frame: pd.DataFrame) -> tuple[Figure, str]:
         if found is not None:
             run, data = found
             rows.append(
-                (prefix, data, data["meta"].get(classes_key), f"{label}\n{run['strategy']}")
+                (
+                    prefix,
+                    data,
+                    # training writes `<prefix>_classes`; older samples only `shared_classes`
+                    data["meta"].get(f"{prefix}_classes") or data["meta"].get(classes_key),
+                    f"{label}\n{run['strategy']}",
+                )
             )
     if not rows:
         raise Skip("no completed run has a samples.npz")
