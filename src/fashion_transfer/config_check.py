@@ -17,6 +17,7 @@ from pathlib import Path
 import torch
 from omegaconf import DictConfig, OmegaConf
 
+from fashion_transfer.data.fmnist_view import BACKGROUNDS
 from fashion_transfer.errors import ConfigError, UserError, in_slot
 
 # model@backbone takes a timm classifier only: the adapter wraps a backbone and SimpleFashionCNN is
@@ -234,6 +235,22 @@ def _check_device(cfg: DictConfig) -> None:
         raise ConfigError(f"device={device}: no CUDA device here; use device=auto or device=cpu")
 
 
+def _check_backgrounds(cfg: DictConfig, slots: list[str]) -> None:
+    """The fmnist view's background choices: the data sets' and the extra zero-shot ones."""
+    choices = ", ".join(BACKGROUNDS)
+    for slot in slots:
+        value = cfg[slot].get("fmnist_background", BACKGROUNDS[0])
+        if value not in BACKGROUNDS:
+            raise _error(cfg, f"{slot}.fmnist_background", value, f"choose one of {choices}")
+    extra = OmegaConf.select(cfg, "eval.zero_shot_backgrounds")
+    values = list(extra) if OmegaConf.is_list(extra) else [extra]
+    if extra is not None and any(v not in BACKGROUNDS for v in values):
+        shown = "[" + ",".join(str(v) for v in values) + "]"
+        raise ConfigError(
+            f"eval.zero_shot_backgrounds={shown}: a list of {choices} (e.g. [keep,flatten])"
+        )
+
+
 def check_config(cfg: DictConfig) -> None:
     """Cheap checks of the values a typo most often breaks; raises ConfigError (exit code 2)."""
     _check_train(cfg)
@@ -248,6 +265,7 @@ def check_config(cfg: DictConfig) -> None:
         _check_fraction(cfg, slot)
         _check_data_side(cfg, slot)
     _check_model_sides(cfg)
+    _check_backgrounds(cfg, slots)
     _positive_int(cfg, "train.eval_batch_size")
     if OmegaConf.select(cfg, "logger.init_timeout") is not None:
         _positive_number(cfg, "logger.init_timeout")

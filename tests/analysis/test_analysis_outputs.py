@@ -53,8 +53,8 @@ def test_all_six_figures_when_fraction_varies_and_fmnist_view_run_exists(analyse
         assert (out / f"{name}.png").is_file() and (out / f"{name}.svg").is_file(), name
     summary = (out / "summary.md").read_text()
     assert "skipped" not in summary.split("## Figures")[1]
-    assert re.search(r"domain gap \(fmnist view − zero-shot\): \+\d+\.\d pp", summary)
-    assert re.search(r"format cost \(fmnist view − best RGB\): [+-]\d+\.\d pp", summary)
+    assert re.search(r"; domain \+\d+\.\d( ± \d+\.\d)? pp \(n=\d seeds\)", summary)
+    assert re.search(r"; RGB \+ resolution [+-]\d+\.\d( ± \d+\.\d)? pp", summary)
     # Synthetic results are labelled as such in the figures, never as DeepFashion.
     for name in ALL:
         svg = (out / f"{name}.svg").read_text()

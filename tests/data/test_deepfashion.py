@@ -97,18 +97,24 @@ def test_fmnist_view_shape_range_and_dark_background(
     img = x[0, 0].float()
     border = torch.cat([img[0], img[-1], img[:, 0], img[:, -1]]).mean()
     assert border < 60 and img[10:18, 10:18].mean() > 150  # light background (225) became ~30
-    plain = load(df_root, view="fmnist", resolution=28, invert_background=False).test.images
-    assert plain[0, 0, 0].float().mean() > 150  # not inverted: the light background stays
+    plain = load(
+        df_root, view="fmnist", resolution=28, invert_background=False, fmnist_background="keep"
+    ).test.images
+    assert plain[0, 0, 0].float().mean() > 150  # kept and not inverted: the light background stays
 
 
-def test_auto_inversion_rule() -> None:
-    spec = make_spec(28, "fmnist", 0.0, True, "auto")
+@pytest.mark.parametrize("background", ["keep", "flatten", "segment"])
+def test_auto_inversion_rule(background: str) -> None:
+    spec = make_spec(28, "fmnist", 0.0, True, "auto", fmnist_background=background)
+    yy, xx = np.mgrid[:60, :40]
+    disc = (yy - 30) ** 2 / 14**2 + (xx - 20) ** 2 / 12**2 <= 1
     light = np.full((60, 40, 3), 220, dtype=np.uint8)  # decoded layout: (H, W, C)
-    light[20:40, 10:30] = 30
+    light[disc] = 30
     dark = 255 - light
-    for img in (light, dark):  # either way the background ends up dark
-        out = transform(Decoded.of(img), (0, 0, 40, 60), spec)[0].astype(float)
-        assert out.shape == (28, 28) and out[0].mean() < 40 and out[14, 14] > 200
+    for img in (light, dark):  # either way the background ends up dark, the garment bright
+        out = transform(Decoded.of(img), (4, 4, 36, 56), spec)[0].astype(float)
+        corners = out[[0, 0, -1, -1], [0, -1, 0, -1]]
+        assert out.shape == (28, 28) and corners.max() < 40 and out[14, 14] > 150
 
 
 def test_load_splits_decodes_only_those(
@@ -147,6 +153,7 @@ def test_fmnist_view_refuses_another_resolution(df_root: Path) -> None:
         ("label_space", "fmnist", "dataset.label_space"),
         ("train_fraction", 0.0, "dataset.train_fraction"),
         ("invert_background", "maybe", "dataset.invert_background"),
+        ("fmnist_background", "blur", "dataset.fmnist_background"),
         ("crop_margin", -0.1, "dataset.crop_margin"),
         ("cache", True, "dataset.cache_dir"),
     ],

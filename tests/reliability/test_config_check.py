@@ -45,6 +45,11 @@ CASES = [  # (overrides, what the message starts with)
     ((*SCRATCH, "target.resolution=0"), "target.resolution=0: must be a positive integer"),
     ((*SCRATCH, "target.view=fmnist"), "target.resolution=32: must be 28 with target.view=fmnist"),
     ((*SCRATCH, "logger=wandb", "logger.init_timeout=0"), "logger.init_timeout=0"),
+    ((*BASELINE, "target.fmnist_background=blur"), "target.fmnist_background=blur: choose one of"),
+    (
+        (*BASELINE, "eval.zero_shot_backgrounds=[keep,blur]"),
+        "eval.zero_shot_backgrounds=[keep,blur]",
+    ),
     ((*SCRATCH, "target.root=/nonexistent/wild"), "target.root=/nonexistent/wild: no such folder"),
     # deepfashion_scratch reads the source only to score the model back on it, at the very end:
     ((*SCRATCH, "source.root=/nonexistent/src"), "source.root=/nonexistent/src: no such folder"),

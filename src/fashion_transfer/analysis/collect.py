@@ -29,6 +29,10 @@ log = logging.getLogger(__name__)
 
 SCHEMA_VERSION = 1
 
+#: The fmnist view's background choices (data.fmnist_view.BACKGROUNDS; the analysis imports no
+#: data code): metrics.json `zero_shot_by_background` becomes one `zero_shot_<name>_acc` column each.
+BACKGROUNDS = ("keep", "flatten", "segment")
+
 #: Scalar fields of metrics.json that become CSV columns, in the order a reader wants them.
 IDENTITY_COLUMNS = [
     "strategy",
@@ -38,6 +42,8 @@ IDENTITY_COLUMNS = [
     "source_view",
     "target_dataset",
     "target_view",
+    "source_fmnist_background",
+    "target_fmnist_background",
     "train_fraction",
     "model",
     "backbone",
@@ -55,6 +61,7 @@ METRIC_COLUMNS = [
     "shared_mode",
     "reverse_acc",
     "reverse_n",
+    *(f"zero_shot_{b}_acc" for b in BACKGROUNDS),
     "val_acc",
     "test_acc",
     "best_epoch",
@@ -167,6 +174,10 @@ def build_row(
     for key in [*IDENTITY_COLUMNS, *METRIC_COLUMNS, *TRACE_COLUMNS, *OBJECT_COLUMNS]:
         if metrics is not None and key in metrics:
             row[key] = metrics[key]
+    by_background = (metrics or {}).get("zero_shot_by_background") or {}
+    for name, score in by_background.items():
+        if name in BACKGROUNDS and isinstance(score, Mapping):
+            row[f"zero_shot_{name}_acc"] = score.get("acc")
     if row.get("synthetic") is None:
         names = [row.get("source_dataset"), row.get("target_dataset")]
         if any(names):

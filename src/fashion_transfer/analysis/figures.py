@@ -7,8 +7,9 @@ A figure the runs have no data for raises `Skip` with the reason, which the summ
 report print instead of an empty chart. SVG text stays text (`svg.fonttype: none`): smaller
 files, and the synthetic-data labels remain searchable.
 
-Figures 1, 5 and 6 (bar and line charts of headline numbers) are here; 2, 3 and 4 (per-run
-detail: learning curves, confusion matrices, sample images) are in `figures_detail`.
+Figures 1 and 5 (bar and line charts of headline numbers) are here; 2, 3 and 4 (per-run
+detail: learning curves, confusion matrices, sample images) are in `figures_detail`; 6 (the gap
+decomposition's waterfall) is in `figures_gap`.
 """
 
 from __future__ import annotations
@@ -215,80 +216,10 @@ def data_efficiency(frame: pd.DataFrame) -> tuple[Figure, str]:
     return fig, caption
 
 
-def gap_decomposition(frame: pd.DataFrame) -> tuple[Figure, str]:
-    """Figure 6: split the source-to-target drop into a domain gap and a format cost."""
-    done = at_largest_fraction(stats.completed(frame))
-    view = done[stats.is_fmnist_view(done)]
-    if view.empty:
-        raise Skip("no in-domain Fashion-MNIST-view run (fmnist_baseline with source_view=fmnist)")
-    base = done[stats.is_zero_shot_baseline(done)]
-    best = stats.best_strategy(done)
-    tgt = domain_label(done, "target")
-    src = domain_label(base, "source") if not base.empty else "source"
-    # The in-domain run's own test set *is* the target in the fmnist view, shared classes.
-    view_acc = view["shared_acc"].where(view["shared_acc"].notna(), view["test_acc"])
-    bars = {
-        "source": (f"{src} in-domain", base["source_test_acc"]),
-        "zero_shot": ("zero-shot on target\n(fmnist view)", base["shared_acc"]),
-        "view": ("in-domain on target\n(fmnist view, 28x28 gray)", view_acc),
-    }
-    if best is not None:
-        bars["best"] = (
-            f"best RGB strategy\n({best})",
-            done.loc[done["strategy"] == best, "shared_acc"],
-        )
-    rows = [(fill(label, 24), v * 100) for label, values in bars.values() for v in values.dropna()]
-    data = pd.DataFrame(rows, columns=["bar", "accuracy"])
-    means = {
-        k: values.dropna().mean() * 100 for k, (_, values) in bars.items() if values.notna().any()
-    }
-    lines = [
-        f"{text}: {means[a] - means[b]:+.1f} pp"
-        for text, a, b in (
-            ("total drop (source − zero-shot)", "source", "zero_shot"),
-            ("domain gap (fmnist view − zero-shot)", "view", "zero_shot"),
-            ("format cost (fmnist view − best RGB)", "view", "best"),
-        )
-        if a in means and b in means
-    ]
-    fig = new_figure(7.5, 4.6)
-    ax = fig.add_subplot()
-    sns.barplot(
-        data=data,
-        x="bar",
-        y="accuracy",
-        hue="bar",
-        legend=False,
-        palette="deep",
-        ax=ax,
-        errorbar=stats.t_errorbar,
-        capsize=0.15,
-    )
-    label_bars(ax)
-    ax.text(
-        0.99,
-        0.98,
-        "\n".join(lines),
-        transform=ax.transAxes,
-        ha="right",
-        va="top",
-        fontsize=8,
-        bbox={"boxstyle": "round", "facecolor": "white", "alpha": 0.9},
-    )
-    ax.set(xlabel="", ylabel="test accuracy (%)", ylim=(0, 118))
-    ax.set_title(f"Gap decomposition on {tgt}: domain vs format")
-    caption = (
-        "Shared 6-class accuracy on the target, except the first bar (source test set). The "
-        "in-domain run is trained on the target in the Fashion-MNIST format: its difference to "
-        "zero-shot is the domain gap; its difference to the best RGB strategy is what the "
-        "28x28 gray format costs. " + "; ".join(lines) + "."
-    )
-    return fig, caption
-
-
 def make_figures(frame: pd.DataFrame, out_dir: Path) -> list[FigureOutput]:
     """Draw every figure the runs have data for into `out_dir`; note the others as skipped."""
     from fashion_transfer.analysis import figures_detail as detail
+    from fashion_transfer.analysis.figures_gap import gap_waterfall
 
     builders: list[tuple[str, str, Callable[[pd.DataFrame], tuple[Figure, str]]]] = [
         ("transfer_gap", "1. Transfer gap", transfer_gap),
@@ -296,7 +227,7 @@ def make_figures(frame: pd.DataFrame, out_dir: Path) -> list[FigureOutput]:
         ("shared_confusion", "3. Shared-space confusion matrices", detail.shared_confusion),
         ("samples", "4. Sample predictions", detail.sample_grid),
         ("data_efficiency", "5. Data efficiency", data_efficiency),
-        ("gap_decomposition", "6. Gap decomposition", gap_decomposition),
+        ("gap_decomposition", "6. Gap decomposition", gap_waterfall),
     ]
     out_dir.mkdir(parents=True, exist_ok=True)
     outputs = []

@@ -19,6 +19,7 @@ from matplotlib.lines import Line2D
 from matplotlib.ticker import MaxNLocator
 
 from fashion_transfer.analysis import stats
+from fashion_transfer.analysis.collect import BACKGROUNDS
 from fashion_transfer.analysis.figures import Skip, at_largest_fraction, domain_label, new_figure
 
 CORRECT, WRONG = "#1a7f37", "#cf222e"
@@ -218,6 +219,18 @@ def _class_name(classes: list[str] | None, index: Any) -> str:
     return classes[i] if classes and 0 <= i < len(classes) else str(i)
 
 
+def _background_rows(done: pd.DataFrame, base: pd.Series, tgt: str) -> list[tuple]:
+    """The view's sample rows: the zero-shot's own background, then the others (same images)."""
+    own = done.loc[base, "target_fmnist_background"].dropna()
+    view = f"fmnist_background={own.iloc[0]}" if len(own) else "Fashion-MNIST view"
+    rows = [("fmnist_view", "shared_classes", base, f"{tgt} test,\n{view}")]
+    for background in BACKGROUNDS:
+        if not len(own) or background != own.iloc[0]:
+            label = f"{tgt} test,\nfmnist_background={background}"
+            rows.append((f"fmnist_view_{background}", "shared_classes", base, label))
+    return rows
+
+
 def sample_grid(frame: pd.DataFrame) -> tuple[Figure, str]:
     """Figure 4: source images, target images, and the target in the Fashion-MNIST view."""
     done = stats.completed(frame)
@@ -232,13 +245,20 @@ def sample_grid(frame: pd.DataFrame) -> tuple[Figure, str]:
         ("target", "target_classes", done["strategy"] == best, f"{tgt} test (RGB)"),
         ("fmnist_view", "shared_classes", base, f"{tgt} test,\nFashion-MNIST view"),
     ]
+    specs[-1:] = _background_rows(done, base, tgt)  # a row per background choice
     rows = []
     for prefix, classes_key, prefer, label in specs:
         found = _pick(done, prefer, f"{prefix}_images")
         if found is not None:
             run, data = found
             rows.append(
-                (prefix, data, data["meta"].get(classes_key), f"{label}\n{run['strategy']}")
+                (
+                    prefix,
+                    data,
+                    # training writes `<prefix>_classes`; older samples only `shared_classes`
+                    data["meta"].get(f"{prefix}_classes") or data["meta"].get(classes_key),
+                    f"{label}\n{run['strategy']}",
+                )
             )
     if not rows:
         raise Skip("no completed run has a samples.npz")
@@ -270,6 +290,11 @@ def sample_grid(frame: pd.DataFrame) -> tuple[Figure, str]:
         "source": "the source test set",
         "target": "the target test set in RGB (50-way labels)",
         "fmnist_view": "the target test set in the Fashion-MNIST view (crop, gray, 28x28; shared classes)",
+        **{
+            prefix: f"the same images with fmnist_background={prefix.rsplit('_', 1)[1]}"
+            for prefix, *_ in rows
+            if prefix.startswith("fmnist_view_")
+        },
     }
     described = [
         f"{what[prefix]} with {label.splitlines()[-1]}'s predictions"

@@ -32,6 +32,7 @@ VARIANT_KEYS = [
     "source_view",
     "target_dataset",
     "target_view",
+    "target_fmnist_background",
     "backbone",
     "pretrained",
     "train_fraction",

@@ -158,7 +158,13 @@ def training_cases(
 def target_spec(cfg: DictConfig) -> PreprocessSpec:
     t = cfg.target
     return make_spec(
-        int(t.resolution), t.view, t.crop_margin, t.pad_square, t.invert_background, t.dct_scaling
+        int(t.resolution),
+        t.view,
+        t.crop_margin,
+        t.pad_square,
+        t.invert_background,
+        t.dct_scaling,
+        t.fmnist_background,
     )
 
 

@@ -36,7 +36,7 @@ from fashion_transfer.data.transforms import ImageFacts, PreprocessSpec, preproc
 
 log = logging.getLogger(__name__)
 
-FORMAT_VERSION = 3  # bump whenever the file layout or the pixels produced change
+FORMAT_VERSION = 4  # bump whenever the file layout or the pixels produced change
 MARKER = "COMPLETE"
 INDEX = "index.json"
 

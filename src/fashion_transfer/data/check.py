@@ -1,5 +1,8 @@
 """Check a DeepFashion download before a long sweep: `python -m fashion_transfer.data.check PATH [--json]`.
 
+`--view-stats` instead prints how faithful the Fashion-MNIST view of PATH is: its statistics for
+each `fmnist_background` choice next to Fashion-MNIST's (`data.check_view`).
+
 Parses the four list files with the loader's parser, decodes every image with the loader's
 decoder, and prints images per split and per category, empty categories, clipped and ignored boxes
 and every undecodable image with its path (relative to PATH). `--json` prints the same as one JSON
@@ -91,12 +94,23 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--json", action="store_true", help="print one JSON object instead of text")
     parser.add_argument("--workers", type=int, default=2, help="decoding threads (default 2)")
     parser.add_argument(
+        "--view-stats",
+        action="store_true",
+        help="print the Fashion-MNIST view's statistics per background choice instead",
+    )
+    parser.add_argument("--split", default="test", help="--view-stats: the split (default test)")
+    parser.add_argument(
+        "--limit", type=int, default=1000, help="--view-stats: images (default 1000; 0: all)"
+    )
+    parser.add_argument(
         "--max-bad-fraction",
         type=float,
         default=0.01,
         help="as target.max_bad_fraction (default 0.01)",
     )
     args = parser.parse_args(argv)
+    if args.view_stats:
+        return _view_stats(args)
     try:
         summary = check(args.path, args.workers, args.max_bad_fraction)
     except UserError as exc:
@@ -104,6 +118,18 @@ def main(argv: list[str] | None = None) -> int:
         return exc.exit_code
     print(json.dumps(summary, indent=2) if args.json else format_text(summary))
     return 0 if summary["usable"] else 1
+
+
+def _view_stats(args: argparse.Namespace) -> int:
+    from fashion_transfer.data.check_view import format_view_table, view_report
+
+    try:
+        report = view_report(args.path, args.split, args.limit, workers=args.workers)
+    except UserError as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return exc.exit_code
+    print(json.dumps(report, indent=2) if args.json else format_view_table(report))
+    return 0
 
 
 if __name__ == "__main__":

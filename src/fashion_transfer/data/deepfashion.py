@@ -19,6 +19,7 @@ import torch
 from omegaconf import DictConfig, OmegaConf
 
 from fashion_transfer.data import cache as cache_mod
+from fashion_transfer.data import fmnist_view
 from fashion_transfer.data.base import ArrayImages, Domain, Split, stratified_subset
 from fashion_transfer.data.deepfashion_lists import (
     SPLITS,
@@ -69,6 +70,7 @@ def load_deepfashion(
     pad_square: bool = True,
     invert_background: bool | str = "auto",
     dct_scaling: bool = True,
+    fmnist_background: str = fmnist_view.DEFAULT_BACKGROUND,
     label_space: str = "all",
     train_fraction: float = 1.0,
     fraction_seed: int = 0,
@@ -87,7 +89,9 @@ def load_deepfashion(
     `load_splits` (not a dataset option: the zero-shot score passes ("test",)) names the splits to
     load; the others come back empty. A cache is still built whole, since other runs share it.
     """
-    spec = make_spec(resolution, view, crop_margin, pad_square, invert_background, dct_scaling)
+    spec = make_spec(
+        resolution, view, crop_margin, pad_square, invert_background, dct_scaling, fmnist_background
+    )
     _check_options(label_space, train_fraction, max_bad_fraction, workers, cache, cache_dir)
     if not set(load_splits) <= set(SPLITS):
         raise ValueError(f"load_splits={list(load_splits)}: choose from {', '.join(SPLITS)}")
@@ -113,6 +117,7 @@ def load_deepfashion(
         "synthetic": bool(synthetic),
         "root": str(lists.root),
         "view": spec.view,
+        "fmnist_background": spec.fmnist_background if spec.view == "fmnist" else None,
         "resolution": spec.resolution,
         "label_space": label_space,
         "train_fraction": float(train_fraction),
@@ -130,6 +135,8 @@ def load_deepfashion(
         "preprocess_seconds": round(seconds, 3),
         **_quality(lists, selected, facts, name, max_bad_fraction),
     }
+    if spec.view == "fmnist":  # how close the view is to Fashion-MNIST (fmnist_view.view_stats)
+        report["view_stats"] = _view_stats(splits)
     _log_summary(report)
     if label_space == "shared":
         report["dropped_unmapped"] = int(sum((label_of[lists.splits[s]] < 0).sum() for s in SPLITS))
@@ -229,6 +236,15 @@ def _from_cache(
     if len(good_rows) == len(cached.images):
         return ArrayImages(cached.images), facts
     return RowImages(cached.images, good_rows), facts
+
+
+def _view_stats(splits: dict[str, Split]) -> dict[str, float]:
+    """The fmnist view's statistics on the test split (or the first loaded split)."""
+    split = next((splits[s] for s in ("test", *SPLITS) if len(splits[s])), None)
+    if split is None:
+        return {}
+    images = split.batch(torch.arange(len(split)))[0].numpy()
+    return {k: round(v, 3) for k, v in fmnist_view.view_stats(images).items()}
 
 
 def _class_counts(labels: torch.Tensor, classes: list[str]) -> dict[str, int]:

@@ -24,12 +24,13 @@ from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
 
+import cv2
 import numpy as np
 import simplejpeg
 import torch
 from PIL import Image
-from torchvision.transforms.v2 import functional as F
 
+from fashion_transfer.data import fmnist_view
 from fashion_transfer.errors import ConfigError
 
 BOX_OK, BOX_CLIPPED, BOX_IGNORED = 0, 1, 2
@@ -52,19 +53,26 @@ class PreprocessSpec:
     pad_square: bool = True
     invert_background: bool | str = "auto"  # fmnist view only: True, False or "auto"
     dct_scaling: bool = True  # decode at half size where the crop window allows (module doc)
+    fmnist_background: str = fmnist_view.DEFAULT_BACKGROUND  # fmnist view only (fmnist_view)
 
     @property
     def channels(self) -> int:
         return 1 if self.view == "fmnist" else 3
 
+    @property
+    def working_side(self) -> int:
+        """The side the crop is resampled to first: the output's, or the fmnist view's thumbnail."""
+        return fmnist_view.THUMBNAIL_SIDE if self.view == "fmnist" else self.resolution
+
     def key_fields(self) -> dict:
-        invert = self.invert_background if self.view == "fmnist" else None
+        fmnist = self.view == "fmnist"
         return {
             "resolution": self.resolution,
             "view": self.view,
             "crop_margin": self.crop_margin,
-            "pad_square": self.pad_square,
-            "invert_background": invert,
+            "pad_square": None if fmnist else self.pad_square,  # the fmnist view always centres
+            "invert_background": self.invert_background if fmnist else None,
+            "fmnist_background": self.fmnist_background if fmnist else None,
             "dct_scaling": self.dct_scaling,
         }
 
@@ -76,6 +84,7 @@ def make_spec(
     pad_square: bool,
     invert_background: bool | str,
     dct_scaling: bool = True,
+    fmnist_background: str = fmnist_view.DEFAULT_BACKGROUND,
 ) -> PreprocessSpec:
     """Validate the preprocessing options; a bad value is a ConfigError naming the dataset key.
 
@@ -101,8 +110,19 @@ def make_spec(
         )
     if not isinstance(dct_scaling, bool):
         raise ConfigError(f"dataset.dct_scaling={dct_scaling!r}: choose true or false")
+    if fmnist_background not in fmnist_view.BACKGROUNDS:
+        raise ConfigError(
+            f"dataset.fmnist_background={fmnist_background!r}: "
+            f"choose one of {', '.join(fmnist_view.BACKGROUNDS)}"
+        )
     return PreprocessSpec(
-        resolution, view, float(crop_margin), bool(pad_square), invert_background, dct_scaling
+        resolution,
+        view,
+        float(crop_margin),
+        bool(pad_square),
+        invert_background,
+        dct_scaling,
+        fmnist_background,
     )
 
 
@@ -123,15 +143,16 @@ class Decoded:
 
 
 def decode_scale(window: tuple[int, int, int, int], spec: PreprocessSpec) -> int:
-    """2 where the half-size crop still has at least the output's pixels along each edge.
+    """2 where the half-size crop still has at least the working side's pixels along each edge.
 
-    Padded to square, the output keeps the crop's aspect ratio, so the longer edge decides;
-    stretched to square (pad_square=false), both edges must be at least twice the output side.
+    Padded to square (and in the fmnist view), the output keeps the crop's aspect ratio, so the
+    longer edge decides; stretched to square (pad_square=false), both edges must be at least twice
+    the output side.
     """
     left, top, right, bottom = window
     edges = (right - left, bottom - top)
-    edge = max(edges) if spec.pad_square else min(edges)
-    return 2 if spec.dct_scaling and edge >= 2 * spec.resolution else 1
+    edge = max(edges) if spec.pad_square or spec.view == "fmnist" else min(edges)
+    return 2 if spec.dct_scaling and edge >= 2 * spec.working_side else 1
 
 
 def decode_rgb(
@@ -193,12 +214,6 @@ def crop_window(
     return left, top, right, bottom
 
 
-def border_mean(img: torch.Tensor) -> torch.Tensor:
-    """Per-channel mean of the outermost ring of pixels (C,)."""
-    ring = torch.cat([img[:, 0, :], img[:, -1, :], img[:, :, 0], img[:, :, -1]], dim=1)
-    return ring.float().mean(dim=1)
-
-
 def pad_to_square(img: np.ndarray) -> np.ndarray:
     """Centre a uint8 (C, H, W) image on a square canvas filled with its mean border colour.
 
@@ -216,14 +231,6 @@ def pad_to_square(img: np.ndarray) -> np.ndarray:
     top, left = (side - h) // 2, (side - w) // 2
     canvas[:, top : top + h, left : left + w] = img
     return canvas
-
-
-def background_is_light(gray: torch.Tensor) -> bool:
-    """Fashion-MNIST garments sit on black: a border lighter than the centre, or bright, needs inverting."""
-    _, h, w = gray.shape
-    border = float(border_mean(gray)[0])
-    centre = gray[:, h // 4 : h - h // 4, w // 4 : w - w // 4].float().mean().item()
-    return border > centre or border > 127
 
 
 def fit_size(height: int, width: int, side: int) -> tuple[int, int]:
@@ -264,28 +271,47 @@ def decoded_window(img: Decoded, box: Sequence[int], margin: float) -> tuple[int
     return left // s, top // s, right, bottom
 
 
-def finish(crop: np.ndarray, spec: PreprocessSpec) -> np.ndarray:
-    """Resize a uint8 (H, W, 3) crop with antialias, make the view, pad to a uint8 (C, side, side).
+def finish(crop: np.ndarray, spec: PreprocessSpec, box: Sequence[int] | None = None) -> np.ndarray:
+    """Make the view of a uint8 (H, W, 3) crop: a uint8 (C, side, side) array.
 
-    Resizing before padding keeps the work proportional to the garment, not to the padding; the
-    pad colour is the mean border of the resized crop. The fmnist view is gray on a dark background.
+    The fmnist view is Zalando's conversion (`fmnist_view.convert`) of the crop, whose garment
+    lies in `box` (x1, y1, x2, y2 in the crop's pixels; the whole crop when None). The rgb view
+    resizes with antialias and pads to square; resizing before padding keeps the work
+    proportional to the garment, not to the padding; the pad colour is the mean border of the
+    resized crop.
     """
+    if spec.view == "fmnist":
+        box = (0, 0, crop.shape[1], crop.shape[0]) if box is None else box
+        return fmnist_view.convert(crop, box, spec.fmnist_background, spec.invert_background)
     side = spec.resolution
     size = fit_size(*crop.shape[:2], side) if spec.pad_square else (side, side)
     out = resize(crop, size)
-    if spec.view == "fmnist":
-        gray = F.rgb_to_grayscale(torch.from_numpy(out))
-        invert = spec.invert_background
-        if invert is True or (invert == "auto" and background_is_light(gray)):
-            gray = 255 - gray
-        out = gray.numpy()
     return pad_to_square(out) if spec.pad_square else out
 
 
+def box_in_window(
+    img: Decoded, box: Sequence[int], window: tuple[int, int, int, int]
+) -> tuple[int, int, int, int]:
+    """The box (file pixels) in the pixels of a window of the decoded image, clipped to it."""
+    left, top, right, bottom = window
+    s = img.scale
+    x1, y1, x2, y2 = (int(v) for v in box)
+    if box_status((x1, y1, x2, y2), img.width, img.height) == BOX_IGNORED:
+        return 0, 0, right - left, bottom - top
+    w, h = right - left, bottom - top
+    x1, y1 = min(max(0, x1 // s - left), w - 1), min(max(0, y1 // s - top), h - 1)
+    x2, y2 = max(x1 + 1, min(w, -(-x2 // s) - left)), max(y1 + 1, min(h, -(-y2 // s) - top))
+    return x1, y1, x2, y2
+
+
 def transform(img: Decoded, box: Sequence[int], spec: PreprocessSpec) -> np.ndarray:
-    """Crop a decoded image to the (grown) box, resize with antialias, pad to square."""
-    left, top, right, bottom = decoded_window(img, box, spec.crop_margin)
-    return finish(img.pixels[top:bottom, left:right], spec)
+    """Crop a decoded image to the (grown) box and make the view (`finish`)."""
+    window = decoded_window(img, box, spec.crop_margin)
+    left, top, right, bottom = window
+    crop = img.pixels[top:bottom, left:right]
+    if spec.view == "fmnist":
+        return finish(crop, spec, box_in_window(img, box, window))
+    return finish(crop, spec)
 
 
 @dataclass
@@ -343,11 +369,14 @@ def preprocess_many(
     chunks = [range(i, min(i + _CHUNK, n)) for i in range(0, n, _CHUNK)]
     # Parallelism comes from the pool; torch's own intra-op threads on top of it oversubscribe the
     # cores (measured 20x slower per image on a busy 2-core machine), so they are off meanwhile.
-    intra_op = torch.get_num_threads()
+    # OpenCV's (the fmnist view's) likewise.
+    intra_op, cv_threads = torch.get_num_threads(), cv2.getNumThreads()
     torch.set_num_threads(1)
+    cv2.setNumThreads(1)
     try:
         with ThreadPoolExecutor(max_workers=max(1, workers)) as pool:
             list(pool.map(run, chunks))  # list() re-raises any unexpected error from a worker
     finally:
         torch.set_num_threads(intra_op)
+        cv2.setNumThreads(cv_threads)
     return facts

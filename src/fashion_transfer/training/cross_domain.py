@@ -54,14 +54,16 @@ def _record_shared(
     )
 
 
-def _target_fmnist_view(ctx: RunContext) -> Domain | None:
-    """The target's test images in Fashion-MNIST format (box crop, gray, 28x28, dark background)."""
+def _target_fmnist_view(ctx: RunContext, background: str | None = None) -> Domain | None:
+    """The target's test images in Fashion-MNIST format (data.fmnist_view), with the target's
+    own `fmnist_background` or the one given."""
     target = ctx.cfg.target
     if "view" not in target:
         log.warning(
             "target %s has no Fashion-MNIST view; zero-shot score skipped", target.get("name")
         )
         return None
+    extra = {} if background is None else {"fmnist_background": background}
     try:
         return build(
             target,
@@ -71,11 +73,29 @@ def _target_fmnist_view(ctx: RunContext) -> Domain | None:
             train_fraction=1.0,
             load_splits=("test",),  # only test is scored: decoding train and val would be wasted
             _convert_="object",
+            **extra,
         )
     except DataError as exc:
         raise DataError(
             f"target ({target.get('name')}) in the Fashion-MNIST view: {in_slot(exc, 'target')}"
         ) from exc
+
+
+def _zero_shot_logits(
+    ctx: RunContext, model: nn.Module, source: Domain, view: Domain, lm: LabelMap
+) -> torch.Tensor | None:
+    """Shared-space logits of a source-trained model on a target view (None: not comparable)."""
+    fmnist_classes = list(ctx.cfg.label_map.get("fmnist_classes", FMNIST_CLASSES))
+    logits = predict(model, view.test, ctx.device, ctx.cfg.train.eval_batch_size)
+    if source.classes == lm.shared_classes:  # a model trained in the shared space needs no map
+        return logits
+    if source.classes != fmnist_classes:
+        log.warning(
+            "source %s has neither Fashion-MNIST's nor the shared classes; zero-shot score skipped",
+            source.name,
+        )
+        return None
+    return lm.logits_from_source(logits)
 
 
 def _zero_shot(ctx: RunContext, model: nn.Module, source: Domain) -> None:
@@ -84,16 +104,9 @@ def _zero_shot(ctx: RunContext, model: nn.Module, source: Domain) -> None:
         return
     fmnist_classes = list(ctx.cfg.label_map.get("fmnist_classes", FMNIST_CLASSES))
     lm = LabelMap.from_config(ctx.cfg.label_map, view.classes, fmnist_classes)
-    logits = predict(model, view.test, ctx.device, ctx.cfg.train.eval_batch_size)
-    if source.classes != lm.shared_classes:  # a model trained in the shared space needs no map
-        if source.classes != fmnist_classes:
-            log.warning(
-                "source %s has neither Fashion-MNIST's nor the shared classes; "
-                "zero-shot score skipped",
-                source.name,
-            )
-            return
-        logits = lm.logits_from_source(logits)
+    logits = _zero_shot_logits(ctx, model, source, view, lm)
+    if logits is None:
+        return
     labels = lm.labels_from_target(view.test.labels)
     _record_shared(ctx, logits, labels, lm.shared_classes, "zero_shot_fmnist_view")
     ctx.record["data"]["target_fmnist_view"] = view.report
@@ -105,6 +118,45 @@ def _zero_shot(ctx: RunContext, model: nn.Module, source: Domain) -> None:
         "preds": logits[pick].argmax(1).numpy(),
     }
     _log_shared(ctx, logits[keep].argmax(1), labels[keep], lm.shared_classes)
+    scores = {view.report["fmnist_background"]: _background_score(ctx, view, logits, labels)}
+    for background in ctx.cfg.eval.get("zero_shot_backgrounds") or []:
+        if background not in scores:
+            scores[background] = _other_background(ctx, model, source, lm, background, pick)
+    ctx.record["zero_shot_by_background"] = scores
+
+
+def _background_score(
+    ctx: RunContext, view: Domain, logits: torch.Tensor, labels: torch.Tensor
+) -> dict:
+    """A view's zero-shot accuracy, macro accuracy and n, with the view's statistics."""
+    s = _score(ctx, logits, labels)
+    return {"acc": s["acc"], "macro": s["macro"], "n": s["n"], **view.report.get("view_stats", {})}
+
+
+def _other_background(
+    ctx: RunContext,
+    model: nn.Module,
+    source: Domain,
+    lm: LabelMap,
+    background: str,
+    pick: torch.Tensor,
+) -> dict | None:
+    """Zero-shot on the same test images with another background (`eval.zero_shot_backgrounds`).
+
+    Its score goes to metrics.json `zero_shot_by_background` (the gap decomposition's first step
+    is `keep`), its samples (the same images) to samples.npz as `fmnist_view_<background>`.
+    """
+    view = _target_fmnist_view(ctx, background)
+    logits = _zero_shot_logits(ctx, model, source, view, lm) if view is not None else None
+    if logits is None:
+        return None
+    labels = lm.labels_from_target(view.test.labels)
+    ctx.samples[f"fmnist_view_{background}"] = {
+        "images": view.test.batch(pick)[0].numpy(),
+        "labels": labels[pick].numpy(),
+        "preds": logits[pick].argmax(1).numpy(),
+    }
+    return _background_score(ctx, view, logits, labels)
 
 
 def _mapped(ctx: RunContext, model: nn.Module, domains: dict[str, Domain]) -> None:
