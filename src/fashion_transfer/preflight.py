@@ -98,10 +98,18 @@ def _compose_plain(conf_dir: Path) -> DictConfig:
 
 def _jobs(conf_dir: Path, overrides: list[str]) -> list[list[str]]:
     """The override lists of a sweep's jobs, expanded as Hydra's basic sweeper does."""
+    from hydra import compose, initialize_config_dir
+    from hydra.core.override_parser.overrides_parser import OverridesParser
     from hydra.errors import HydraException
 
     try:
-        return expand_sweep(conf_dir, overrides)
+        parsed = OverridesParser.create().parse_overrides(overrides)
+        plain = [o.input_line for o in parsed if not o.is_sweep_override()]
+        with initialize_config_dir(config_dir=str(conf_dir.resolve()), version_base="1.3"):
+            hydra_cfg = compose("config", overrides=plain, return_hydra_config=True).hydra
+        # An experiment's own sweep (hydra.sweeper.params) comes first, as Hydra's sweeper does.
+        params = [f"{k}={v}" for k, v in (hydra_cfg.sweeper.get("params") or {}).items()]
+        return expand_sweep(conf_dir, [*params, *overrides])
     except HydraException as exc:
         text = " ".join(str(exc).split())
         raise ConfigError(f"the command line does not parse: {text}") from None
