@@ -78,9 +78,15 @@ def table_cells(table: pd.DataFrame) -> tuple[list[str], list[list[str]]]:
 
 
 def failed_runs(frame: pd.DataFrame) -> pd.DataFrame:
-    """Folder, strategy, seed and reason of every run that did not complete."""
+    """Folder, strategy, seed and reason of every run that did not complete, as text.
+
+    A seed that is not an integer (a job of `-m seed=0,l`) is shown as its config wrote it.
+    """
     failed = frame[frame["status"] != "completed"]
-    return failed[["folder", "strategy", "seed", "failure_reason"]].fillna("?")
+    table = failed[["folder", "strategy", "seed", "failure_reason"]].astype(object)
+    typed = failed["config"].map(lambda c: c.get("seed") if isinstance(c, dict) else None)
+    table["seed"] = table["seed"].where(table["seed"].notna(), typed)
+    return table.where(table.notna(), "?").astype(str)
 
 
 def _md_table(headers: Sequence[str], rows: Sequence[Sequence[str]]) -> str:
