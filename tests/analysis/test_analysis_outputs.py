@@ -114,23 +114,3 @@ def test_failed_runs_stay_one_line_each_in_summary_md(tmp_path, kit):
     rows = [line for line in failed.splitlines() if line.startswith(f"| {tmp_path / 's' / '1'} |")]
     assert len(rows) == 1
     assert rows[0].endswith("full_key: source |") and "missing \\| data" in rows[0]
-
-
-def test_failed_job_with_a_seed_that_is_not_an_integer_is_listed(tmp_path, kit):
-    """`-m seed=0,l` leaves a job whose config says `seed: l`; the report still lists it."""
-    import yaml
-
-    from fashion_transfer.analyze import main
-
-    kit.write_job(tmp_path / "s" / "0", "adapter_scratch", 0)
-    job = tmp_path / "s" / "1"
-    kit.write_job(job, "adapter_scratch", 1, status=None)
-    config = yaml.safe_load((job / ".hydra" / "config.yaml").read_text())
-    (job / ".hydra" / "config.yaml").write_text(yaml.safe_dump({**config, "seed": "l"}))
-    (job / ".hydra" / "overrides.yaml").write_text(yaml.safe_dump(["seed=l"]))
-
-    assert main([str(tmp_path / "s")]) == 0
-    out = tmp_path / "s" / "analysis"
-    failed = (out / "summary.md").read_text().split("## Failed runs")[1].split("## Figures")[0]
-    assert f"| {job} | adapter_scratch | l | no metrics.json" in failed
-    assert f"<td>{job}</td><td>adapter_scratch</td><td>l</td>" in (out / "report.html").read_text()

@@ -103,6 +103,24 @@ def label_bars(ax: Any) -> None:
         )
 
 
+def legend_below(fig: Figure, ax: Any) -> None:
+    """The axes' legend under the figure: in one row where that fits its width, else one column.
+
+    The legend belongs to the figure (`outside lower center`), so constrained layout makes room
+    for it; a row wider than the figure would leave the axes no width at all.
+    """
+    handles, labels = ax.get_legend_handles_labels()
+    ax.get_legend().remove()
+    legend = fig.legend(
+        handles, labels, loc="outside lower center", ncols=len(labels), fontsize=8, frameon=False
+    )
+    fig.draw_without_rendering()
+    if legend.get_window_extent().width > 0.95 * fig.bbox.width:
+        legend.remove()
+        fig.set_figheight(fig.get_figheight() + 0.17 * (len(labels) - 1))  # the rows it adds
+        fig.legend(handles, labels, loc="outside lower center", ncols=1, fontsize=8, frameon=False)
+
+
 def _strategy_order(names: pd.Series) -> list[str]:
     return sorted(names.dropna().unique(), key=stats.strategy_rank)
 
@@ -152,15 +170,7 @@ def transfer_gap(frame: pd.DataFrame) -> tuple[Figure, str]:
     ax.set(xlabel="", ylabel="test accuracy (%)", ylim=(0, 105))
     title = fill(f"Transfer gap: {src} → {tgt}", width=int(fig.get_figwidth() * 9))
     ax.set_title(f"{title}\nmean over seeds, 95% t-interval")
-    sns.move_legend(
-        ax,
-        "upper center",
-        bbox_to_anchor=(0.5, -0.16),
-        ncols=len(hue_order),
-        title="",
-        fontsize=8,
-        frameon=False,
-    )
+    legend_below(fig, ax)
     present = set(data["measure"])
     parts = []
     if m_src in present:
