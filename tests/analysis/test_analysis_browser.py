@@ -17,7 +17,7 @@ from pathlib import Path
 
 import pytest
 
-CHROMIUM = Path("/usr/bin/chromium")
+CHROMIUM = Path(os.environ.get("FT_CHROMIUM", "/usr/bin/chromium"))
 FLAGS = [
     "--headless",
     "--no-sandbox",
@@ -92,3 +92,44 @@ def test_report_in_headless_chromium(analysed, tmp_path):
         dest = Path(os.environ["FT_TEST_ARTIFACTS"])
         dest.mkdir(parents=True, exist_ok=True)
         shutil.copy(shot, dest / "analysis_report.png")
+
+
+WIDTH_CHECK = """<script>
+window.addEventListener("load", () => {
+  const page = document.documentElement.clientWidth;
+  const tables = Array.from(document.querySelectorAll("table")).filter((t) => !t.closest("details"));
+  const cut = tables.filter((t) => {
+    if (t.getBoundingClientRect().right <= page + 1) return false;  // fits the page
+    const box = t.parentElement;  // else it must sit in a sideways-scrolling box on the page
+    const scrolls = ["auto", "scroll"].includes(getComputedStyle(box).overflowX);
+    return !(scrolls && box.getBoundingClientRect().right <= page + 1 && box.scrollWidth > box.clientWidth);
+  }).map((t) => t.id);
+  const out = document.createElement("pre");
+  out.id = "ft-check";
+  out.textContent = JSON.stringify({page, tables: tables.map((t) => t.id), cut});
+  document.body.appendChild(out);
+});
+</script>
+"""
+
+
+@pytest.mark.skipif(
+    not CHROMIUM.exists(), reason="/usr/bin/chromium absent (apt-get install -y chromium)"
+)
+def test_tables_wider_than_the_window_scroll_instead_of_being_cut(analysed_full, tmp_path):
+    """The summary of a sweep with long row labels, in a narrow window: no column out of reach."""
+    _, out = analysed_full
+    page = tmp_path / "check.html"
+    page.write_text((out / "report.html").read_text().replace("</body>", WIDTH_CHECK + "</body>"))
+    dom = chromium(
+        tmp_path,
+        "--window-size=800,900",
+        "--virtual-time-budget=10000",
+        "--dump-dom",
+        page.as_uri(),
+    )
+    found = re.search(r'<pre id="ft-check">(.*?)</pre>', dom.stdout)
+    assert found, f"no result in the DOM; chromium rc={dom.returncode}: {dom.stderr[-2000:]}"
+    result = json.loads(found.group(1))
+    assert "summary-table" in result["tables"] and result["page"] <= 800
+    assert result["cut"] == []

@@ -75,3 +75,29 @@ def test_transfer_gap_keeps_legend_and_labels_on_the_canvas(tmp_path, kit, strat
         for left, right in combinations(sorted(ticks, key=lambda b: b.x0), 2):
             assert left.x1 <= right.x0, "x tick labels overlap"
         assert ax.get_window_extent().width > 0.5 * canvas.width
+
+
+def test_data_efficiency_is_skipped_when_each_strategy_has_one_fraction(tmp_path, kit):
+    """The demo's shape: the baseline at 0.25 of its source, the others at all of the target."""
+    kit.write_job(tmp_path / "s" / "0", "fmnist_baseline", 0, 0.25)
+    kit.write_job(tmp_path / "s" / "1", "deepfashion_scratch", 0, 1.0)
+    assert main([str(tmp_path / "s")]) == 0
+    out = tmp_path / "s" / "analysis"
+    assert not (out / "data_efficiency.png").exists()
+    note = "5. Data efficiency: skipped, every strategy ran at a single train_fraction"
+    assert note in (out / "summary.md").read_text()
+    assert note in (out / "report.html").read_text()
+
+
+def test_every_report_table_sits_in_a_sideways_scrolling_box(tmp_path, kit):
+    """Without a browser: the structure test_analysis_browser checks the rendering of."""
+    from fashion_transfer.analysis.report import CSS
+
+    kit.write_job(tmp_path / "s" / "0", "adapter_scratch", 0)
+    kit.write_job(tmp_path / "s" / "1", "adapter_scratch", 1, status="failed")
+    assert main([str(tmp_path / "s")]) == 0
+    page = (tmp_path / "s" / "analysis" / "report.html").read_text()
+    assert ".table-scroll{overflow-x:auto" in CSS.replace(" ", "")
+    for table in ("summary-table", "failed-runs", "runs-table"):
+        assert f'<div class="table-scroll"><table id="{table}">' in page
+    assert page.count("<table") == page.count('<div class="table-scroll"><table')

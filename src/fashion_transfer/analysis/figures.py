@@ -192,6 +192,11 @@ def data_efficiency(frame: pd.DataFrame) -> tuple[Figure, str]:
     if done["train_fraction"].nunique() < 2:
         raise Skip("the runs do not vary train_fraction")
     done = done.assign(curve=[stats.variant_label(r, ["source_view"]) for _, r in done.iterrows()])
+    if done.groupby("curve")["train_fraction"].nunique().max() < 2:  # one dot per strategy
+        raise Skip(
+            "every strategy ran at a single train_fraction, so there is no curve to draw "
+            "(a sweep over it: -m experiment=data_efficiency)"
+        )
     metrics = [m for m in ("target_top1", "shared_acc") if done[m].notna().any()]
     tgt = domain_label(done, "target")
     fig = new_figure(5.0 * len(metrics) + 1.5, 4.2)

@@ -35,6 +35,7 @@ table{border-collapse:collapse;margin:1em 0;font-size:.9em}
 th,td{border:1px solid #ccc;padding:.3em .6em;text-align:right;white-space:nowrap}
 #failed-runs td,#failed-runs th{text-align:left;white-space:normal}
 th:first-child,td:first-child{text-align:left}
+.table-scroll{overflow-x:auto;max-width:100%} #summary-table td:first-child{white-space:normal;min-width:14em}
 thead{background:#f3f3f3} .failed td{color:#a00} .note{color:#555}
 figure{margin:2em 0} img{max-width:100%;height:auto;border:1px solid #eee}
 figcaption{color:#444;font-size:.9em;margin-top:.4em} pre{background:#f7f7f7;padding:1em;overflow:auto}
@@ -154,7 +155,8 @@ def _html_table(
         + "</tr>"
         for row in rows
     )
-    return f'<table id="{table_id}"><thead><tr>{head}</tr></thead><tbody>{body}</tbody></table>'
+    table = f'<table id="{table_id}"><thead><tr>{head}</tr></thead><tbody>{body}</tbody></table>'
+    return f'<div class="table-scroll">{table}</div>'  # scrolls sideways where wider than the page
 
 
 def _figure_html(fig: FigureOutput) -> str:
