@@ -44,7 +44,7 @@ def test_corrupt_jpeg_is_reported_by_path(df_root: Path, written: dict, edit_lin
     )
     code, out, _ = run(capsys, str(df_root), "--json")
     summary = json.loads(out)
-    assert summary["bad_images"] == [f"Img/{name}"]
+    assert [bad["path"] for bad in summary["bad_images"]] == [f"Img/{name}"]
     assert summary["splits"]["test"] == written["splits"].count("test") - 1
     assert summary["clipped_boxes"] == 1
     assert code == 1 and summary["usable"] is False  # 1 bad test image > 1%: training would refuse
@@ -56,8 +56,11 @@ def test_corrupt_jpeg_is_reported_by_path(df_root: Path, written: dict, edit_lin
 def test_layout_error_is_one_line_and_exit_2(df_root: Path, capsys: pytest.CaptureFixture) -> None:
     (df_root / "Anno/list_bbox.txt").unlink()
     code, out, err = run(capsys, str(df_root), "--json")
+    assert code == 2 and err.startswith("error: missing list file") and err.count("\n") == 1
+    # with --json the error is JSON on stdout too, so a pipeline into a JSON reader sees it
+    assert json.loads(out) == {"error": err.removeprefix("error: ").strip(), "exit_code": 2}
+    code, out, _ = run(capsys, str(df_root))
     assert code == 2 and out == ""
-    assert err.startswith("error: missing list file") and err.count("\n") == 1
 
 
 @pytest.mark.slow  # a fresh interpreter imports torch: seconds
@@ -71,3 +74,45 @@ def test_runs_as_a_module(df_root: Path) -> None:
         timeout=120,
     )
     assert proc.returncode == 2 and "not found" in proc.stderr
+
+
+def test_each_bad_image_says_why(df_root: Path, written: dict, capsys) -> None:
+    """A listed file that is absent, a truncated JPEG and a file that is no image at all."""
+    test = [n for n, s in zip(written["names"], written["splits"], strict=True) if s == "test"]
+    missing, truncated, foreign = (df_root / "Img" / n for n in test[:3])
+    missing.unlink()
+    truncated.write_bytes(truncated.read_bytes()[:500])
+    foreign.write_text("not an image\n")
+    code, out, _ = run(capsys, str(df_root), "--json", "--max-bad-fraction", "1")
+    reasons = {bad["path"]: bad["reason"] for bad in json.loads(out)["bad_images"]}
+    assert code == 0
+    assert reasons[f"Img/{test[0]}"] == "missing file (listed, but not on disk)"
+    assert reasons[f"Img/{test[1]}"].startswith("undecodable: libjpeg-turbo: ")
+    assert "Pillow: not an image format it knows" in reasons[f"Img/{test[2]}"]
+    assert not any("object at 0x" in r for r in reasons.values())
+    code, out, _ = run(capsys, str(df_root), "--max-bad-fraction", "1")
+    assert f"WARNING Img/{test[0]}: missing file" in out
+
+
+@pytest.mark.parametrize(
+    ("option", "value", "says"),
+    [
+        ("--max-bad-fraction", "5", "between 0 and 1"),
+        ("--max-bad-fraction", "-0.1", "between 0 and 1"),
+        ("--max-bad-fraction", "nan", "finite"),
+        ("--workers", "0", ">= 1"),
+        ("--workers", "two", "whole number"),
+    ],
+)
+def test_nonsense_options_are_one_line_and_json_with_json(
+    df_root: Path, capsys, option: str, value: str, says: str
+) -> None:
+    with pytest.raises(SystemExit) as exit_:
+        main([str(df_root), option, value])
+    err = capsys.readouterr().err
+    assert exit_.value.code == 2 and err.count("\n") == 1
+    assert err.startswith(f"error: argument {option}: ") and says in err
+    with pytest.raises(SystemExit):
+        main([str(df_root), "--json", option, value])
+    out = capsys.readouterr().out
+    assert json.loads(out)["exit_code"] == 2 and says in json.loads(out)["error"]

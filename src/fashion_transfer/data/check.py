@@ -7,25 +7,27 @@ Parses the four list files with the loader's parser, decodes every image with th
 decoder, and prints images per split and per category, empty categories, clipped and ignored boxes
 and every undecodable image with its path (relative to PATH). `--json` prints the same as one JSON
 object with the keys `splits` (usable images per split), `listed` (images per split in the lists),
-`categories` (usable images per category, all splits), `empty_categories`, `bad_images`,
+`categories` (usable images per category, all splits), `empty_categories`, `bad_images` (each
+`{"path", "reason"}`: missing or unreadable file, or the decoder's message),
 `clipped_boxes`, `ignored_boxes`, `pillow_fallback`, `max_bad_fraction` and `usable`.
 
 Exit status:
   0  the data is usable: every split has at most --max-bad-fraction undecodable images (any bad
      ones are listed as warnings; training skips them and records them in metrics.json);
   1  some split has more bad images than that, so a training run would refuse it;
-  2  a layout error (missing root, list file or image folder, malformed list): one line on stderr.
+  2  a layout error (missing root, list file or image folder, malformed list) or a bad option:
+     one `error:` line on stderr (with --json also `{"error": ..., "exit_code": 2}` on stdout).
 """
 
 from __future__ import annotations
 
-import argparse
 import json
 import sys
 from pathlib import Path
 
 import numpy as np
 
+from fashion_transfer.cli import ArgumentParser, fraction, positive_int, print_error
 from fashion_transfer.data.deepfashion_lists import SPLITS, DeepFashionLists, validate_layout
 from fashion_transfer.data.transforms import ImageFacts, count_facts, preprocess_many
 from fashion_transfer.errors import UserError
@@ -40,7 +42,10 @@ def summarize(
     for s in SPLITS:
         positions = lists.splits[s]
         np.add.at(per_category, lists.labels[positions[facts[s].good]], 1)
-        bad += [lists.relpath(positions[row]) for row in sorted(facts[s].errors)]
+        bad += [
+            {"path": lists.relpath(positions[row]), "reason": facts[s].errors[row]}
+            for row in sorted(facts[s].errors)
+        ]
         if len(positions) and len(facts[s].errors) / len(positions) > max_bad_fraction:
             usable = False
     categories = dict(zip(lists.categories, per_category.tolist(), strict=True))
@@ -80,19 +85,25 @@ def format_text(summary: dict) -> str:
     lines.append(f"boxes ignored (empty or inverted; whole image used): {summary['ignored_boxes']}")
     lines.append(f"decoded by the Pillow fallback: {summary['pillow_fallback']}")
     lines.append(f"undecodable images ({len(summary['bad_images'])}):")
-    lines += [f"  WARNING {path}" for path in summary["bad_images"]]
+    lines += [f"  WARNING {bad['path']}: {bad['reason']}" for bad in summary["bad_images"]]
     verdict = "usable" if summary["usable"] else "NOT usable: a split exceeds max_bad_fraction"
     lines.append(f"result: {verdict} (max_bad_fraction={summary['max_bad_fraction']})")
     return "\n".join(lines)
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(
-        prog="python -m fashion_transfer.data.check", description=__doc__.split("\n")[0]
+    argv = sys.argv[1:] if argv is None else argv
+    want_json = "--json" in argv  # errors, argparse's included, are then JSON on stdout too
+    parser = ArgumentParser(
+        prog="python -m fashion_transfer.data.check",
+        description=__doc__.split("\n")[0],
+        json_errors=want_json,
     )
     parser.add_argument("path", help="DeepFashion root (holds Anno/, Eval/, Img/)")
     parser.add_argument("--json", action="store_true", help="print one JSON object instead of text")
-    parser.add_argument("--workers", type=int, default=2, help="decoding threads (default 2)")
+    parser.add_argument(
+        "--workers", type=positive_int, default=2, help="decoding threads (default 2)"
+    )
     parser.add_argument(
         "--view-stats",
         action="store_true",
@@ -104,9 +115,10 @@ def main(argv: list[str] | None = None) -> int:
     )
     parser.add_argument(
         "--max-bad-fraction",
-        type=float,
+        type=fraction,
         default=0.01,
-        help="as target.max_bad_fraction (default 0.01)",
+        help="share of undecodable images a split may hold, as target.max_bad_fraction of a "
+        "training run (default 0.01, i.e. 1%%)",
     )
     args = parser.parse_args(argv)
     if args.view_stats:
@@ -114,8 +126,7 @@ def main(argv: list[str] | None = None) -> int:
     try:
         summary = check(args.path, args.workers, args.max_bad_fraction)
     except UserError as exc:
-        print(f"error: {exc}", file=sys.stderr)
-        return exc.exit_code
+        return print_error(str(exc), exc.exit_code, json_errors=args.json)
     print(json.dumps(summary, indent=2) if args.json else format_text(summary))
     return 0 if summary["usable"] else 1
 

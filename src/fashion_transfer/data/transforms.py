@@ -28,7 +28,7 @@ import cv2
 import numpy as np
 import simplejpeg
 import torch
-from PIL import Image
+from PIL import Image, UnidentifiedImageError
 
 from fashion_transfer.data import fmnist_view
 from fashion_transfer.errors import ConfigError
@@ -164,6 +164,8 @@ def decode_rgb(
     """
     try:
         data = path.read_bytes()
+    except FileNotFoundError as exc:
+        raise BadImage("missing file (listed, but not on disk)") from exc
     except OSError as exc:
         raise BadImage(f"cannot read: {exc.strerror or exc}") from exc
     try:
@@ -181,13 +183,19 @@ def decode_rgb(
         if pixels.shape[:2] != half:
             pixels, scale = simplejpeg.decode_jpeg(data, colorspace="RGB"), 1
         return Decoded(pixels, height, width, scale)
-    except ValueError:  # not a JPEG, or one libjpeg-turbo rejects (e.g. truncated)
-        pass
+    except ValueError as exc:  # not a JPEG, or one libjpeg-turbo rejects (e.g. truncated)
+        jpeg_error = str(exc)
     try:
         with Image.open(io.BytesIO(data)) as img:
             rgb = np.array(img if img.mode == "RGB" else img.convert("RGB"))
+    except UnidentifiedImageError as exc:  # its message names only the in-memory buffer
+        raise BadImage(
+            f"undecodable: libjpeg-turbo: {jpeg_error}; Pillow: not an image format it knows"
+        ) from exc
     except (OSError, ValueError, SyntaxError, Image.DecompressionBombError) as exc:
-        raise BadImage(f"{type(exc).__name__}: {exc}") from exc
+        raise BadImage(
+            f"undecodable: libjpeg-turbo: {jpeg_error}; Pillow: {type(exc).__name__}: {exc}"
+        ) from exc
     return Decoded(rgb, rgb.shape[0], rgb.shape[1], fallback=True)
 
 
