@@ -17,6 +17,7 @@ from typing import Any
 import matplotlib
 import pandas as pd
 
+from fashion_transfer.cli import ArgumentParser, check_output_folder, path_arg, why
 from fashion_transfer.errors import UserError
 
 
@@ -35,22 +36,26 @@ def analyze(
     if wandb_path:
         frames.append(wandb_source.collect_api(wandb_path, group, api))
     frame = pd.concat(frames, ignore_index=True) if len(frames) > 1 else frames[0]
-    out.mkdir(parents=True, exist_ok=True)
-    collect.write_csv(frame, out / "results.csv")
-    table = stats.summarise(frame)
-    stats.long_form(table).to_csv(out / "summary.csv", index=False)
-    drawn = figures.make_figures(frame, out)
-    report.write_summary_md(frame, table, drawn, out / "summary.md")
-    inputs = [*paths, *([f"wandb:{wandb_path} group={group}"] if wandb_path else [])]
-    report.write_report_html(frame, table, drawn, inputs, out / "report.html")
+    try:
+        out.mkdir(parents=True, exist_ok=True)
+        collect.write_csv(frame, out / "results.csv")
+        table = stats.summarise(frame)
+        stats.long_form(table).to_csv(out / "summary.csv", index=False)
+        drawn = figures.make_figures(frame, out)
+        report.write_summary_md(frame, table, drawn, out / "summary.md")
+        inputs = [*paths, *([f"wandb:{wandb_path} group={group}"] if wandb_path else [])]
+        report.write_report_html(frame, table, drawn, inputs, out / "report.html")
+    except OSError as exc:  # read-only or full disk, a file where a folder goes
+        raise UserError(
+            f"cannot write the analysis into {out} ({why(exc)}); pass --out DIR with a "
+            "writable folder"
+        ) from None
     return out / "report.html"
 
 
 def parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
     """Command line: run folders, output folder, optional W&B group."""
-    parser = argparse.ArgumentParser(
-        prog="fashion-transfer-analyze", description=__doc__.splitlines()[0]
-    )
+    parser = ArgumentParser(prog="fashion-transfer-analyze", description=__doc__.splitlines()[0])
     parser.add_argument(
         "sweep_dirs",
         nargs="*",
@@ -58,7 +63,7 @@ def parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
         help="Hydra multirun folder, single run folder, or folder of W&B offline runs",
     )
     parser.add_argument(
-        "--out", type=Path, help="output folder (default: <first SWEEP_DIR>/analysis)"
+        "--out", type=path_arg, help="output folder (default: <first SWEEP_DIR>/analysis)"
     )
     parser.add_argument(
         "--wandb", metavar="ENTITY/PROJECT", help="also read runs through the W&B API"
@@ -82,6 +87,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     """Run the analysis; user errors print one line and exit 2."""
     args = parse_args(argv)
     try:
+        check_output_folder(args.out)  # before reading runs or drawing: a bad --out fails at once
         path = analyze(args.sweep_dirs, args.out, args.wandb, args.group)
     except UserError as exc:
         print(f"error: {exc}", file=sys.stderr)

@@ -188,20 +188,43 @@ def build_row(
     return row
 
 
+def _read_run_file(run_dir: Path, name: str, kind: type, default: Any) -> tuple[Any, str | None]:
+    """(content, None), or (default, why) when the file is unreadable or of the wrong shape.
+
+    `default` also stands for a file that does not exist.
+    """
+    path = run_dir / name
+    if not path.is_file():
+        return default, None
+    try:
+        text = path.read_text(encoding="utf-8")
+        content = json.loads(text) if path.suffix == ".json" else yaml.safe_load(text)
+    except (OSError, ValueError, yaml.YAMLError) as exc:
+        return default, f"{name} unreadable: {' '.join(str(exc).split())}"
+    if not isinstance(content, kind):
+        return (
+            default,
+            f"{name} unreadable: holds a {type(content).__name__}, not a {kind.__name__}",
+        )
+    return content, None
+
+
 def read_run_dir(run_dir: Path) -> dict[str, Any]:
-    """One Hydra job folder (or single run folder) -> row."""
-    hydra = run_dir / ".hydra"
-    config = read_yaml(hydra / "config.yaml") if (hydra / "config.yaml").is_file() else None
-    overrides = read_yaml(hydra / "overrides.yaml") if (hydra / "overrides.yaml").is_file() else []
+    """One Hydra job folder (or single run folder) -> row.
+
+    A run file that cannot be read (truncated, not the shape the suite writes) makes the run a
+    failed row naming the file; metrics.json of a newer schema is an error for the whole analysis.
+    """
+    config, bad_config = _read_run_file(run_dir, ".hydra/config.yaml", dict, None)
+    overrides, bad_overrides = _read_run_file(run_dir, ".hydra/overrides.yaml", list, [])
     metrics_path = run_dir / "metrics.json"
-    metrics: dict[str, Any] | None = None
+    metrics, bad_metrics = _read_run_file(run_dir, "metrics.json", dict, None)
     status = None
-    if metrics_path.is_file():
-        try:
-            metrics = json.loads(metrics_path.read_text(encoding="utf-8"))
-        except (OSError, ValueError) as exc:
-            status = ("failed", "unreadable", f"metrics.json unreadable: {exc}")
-        version = (metrics or {}).get("schema_version", SCHEMA_VERSION)
+    problem = bad_metrics or bad_config or bad_overrides
+    if problem:
+        status = ("failed", "unreadable", problem)
+    if metrics is not None:
+        version = metrics.get("schema_version", SCHEMA_VERSION)
         if version != SCHEMA_VERSION:
             raise UserError(
                 f"{metrics_path}: schema_version {version}, this analysis reads version "

@@ -8,6 +8,8 @@ simply not drawn here.
 from __future__ import annotations
 
 import json
+import logging
+import zipfile
 from pathlib import Path
 from typing import Any
 
@@ -21,6 +23,8 @@ from matplotlib.ticker import MaxNLocator
 from fashion_transfer.analysis import stats
 from fashion_transfer.analysis.collect import BACKGROUNDS
 from fashion_transfer.analysis.figures import Skip, at_largest_fraction, domain_label, new_figure
+
+log = logging.getLogger(__name__)
 
 CORRECT, WRONG = "#1a7f37", "#cf222e"
 MAX_SAMPLES = 8
@@ -202,7 +206,13 @@ def _pick(
     ordered = pd.concat([runs[prefer], runs[~prefer]])
     for _, run in ordered.iterrows():
         if isinstance(run["samples"], str) and Path(run["samples"]).is_file():
-            data = _load_samples(run["samples"])
+            try:
+                data = _load_samples(run["samples"])
+            except (OSError, ValueError, zipfile.BadZipFile) as exc:  # truncated or foreign file
+                log.warning(
+                    "warning: %s unreadable, its samples not drawn: %s", run["samples"], exc
+                )
+                continue
             if key in data:
                 return run, data
     return None

@@ -184,12 +184,17 @@ def read_api_runs(path: str, group: str, api: Any = None) -> list[dict[str, Any]
     """
     if path.count("/") != 1:
         raise UserError(f"--wandb {path!r}: expected ENTITY/PROJECT")
-    if api is None:
-        import wandb
-
-        api = wandb.Api()
+    try:
+        runs = list(_api(api).runs(path, filters={"group": group}))
+    except _api_errors() as exc:
+        first = (str(exc).strip().splitlines() or [type(exc).__name__])[0]
+        raise UserError(
+            f"--wandb {path}: the W&B API did not answer ({first}); it needs `wandb login` (or "
+            "WANDB_API_KEY) and a network; without them, analyse the run folders: "
+            "python -m fashion_transfer.analyze SWEEP_DIR"
+        ) from None
     rows = []
-    for run in api.runs(path, filters={"group": group}):
+    for run in runs:
         summary = getattr(run, "summary_metrics", None)
         if not isinstance(summary, Mapping):
             summary = getattr(run.summary, "_json_dict", None) or dict(run.summary)
@@ -205,6 +210,21 @@ def read_api_runs(path: str, group: str, api: Any = None) -> list[dict[str, Any]
     if not rows:
         raise UserError(f"--wandb {path} --group {group}: no runs in that group")
     return rows
+
+
+def _api(api: Any) -> Any:
+    if api is not None:
+        return api
+    import wandb
+
+    return wandb.Api()
+
+
+def _api_errors() -> tuple[type[BaseException], ...]:
+    """No key, a refused key, no network: W&B's own errors and the OS's (requests' included)."""
+    import wandb.errors
+
+    return (wandb.errors.Error, OSError)
 
 
 def collect_api(path: str, group: str, api: Any = None) -> Any:
