@@ -37,6 +37,14 @@ from fashion_transfer.benchmark import fmnist, report
 from fashion_transfer.benchmark.accuracy import time_to_accuracy
 from fashion_transfer.benchmark.setup import compose_config
 from fashion_transfer.benchmark.timing import load_average, machine, measure, peak_memory_mb
+from fashion_transfer.cli import (
+    ArgumentParser,
+    check_output_folder,
+    non_negative_float,
+    non_negative_int,
+    path_arg,
+    positive_int,
+)
 from fashion_transfer.errors import UserError
 from fashion_transfer.utils import pick_device
 
@@ -64,17 +72,17 @@ QUICK = Plan(2, 2, 1, 2, 40, 2, 1, 200)
 
 
 def parse_args(argv: list[str] | None) -> argparse.Namespace:
-    p = argparse.ArgumentParser(
+    p = ArgumentParser(
         prog="python -m fashion_transfer.bench",
         description=__doc__,
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )
-    p.add_argument("--out", type=Path, default=Path("bench"), help="where bench.json/.md go")
+    p.add_argument("--out", type=path_arg, default=Path("bench"), help="where bench.json/.md go")
     p.add_argument("--quick", action="store_true", help="a few rounds of every case (~1-2 min)")
     p.add_argument("--device", default="auto", help="auto (CUDA when present), cpu, cuda, cuda:1")
     p.add_argument(
         "--threads",
-        type=int,
+        type=positive_int,
         default=1,
         help="torch intra-op threads (default 1: on a shared 2-core machine, more threads than "
         "free cores run several times slower; raise it on an idle many-core machine)",
@@ -87,7 +95,7 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     )
     p.add_argument(
         "--tta-threads",
-        type=int,
+        type=non_negative_int,
         default=0,
         metavar="N",
         help="torch threads of the time-to-accuracy run (default 0: what a training run uses, "
@@ -95,7 +103,7 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     )
     p.add_argument(
         "--tta-limit",
-        type=float,
+        type=non_negative_float,
         default=None,
         metavar="SECONDS",
         help="start no epoch that would end past this much training time (0: the whole recipe; "
@@ -129,7 +137,7 @@ def progress(message: str) -> None:
 def run(args: argparse.Namespace, command: str) -> dict:
     default_threads = torch.get_num_threads()  # what a training run on this machine gets
     torch.set_num_threads(args.threads)
-    device = pick_device(args.device)
+    device = pick_device(args.device, "--device")
     plan = QUICK if args.quick else FULL
     out = args.out.resolve()
     started, load_start = time.perf_counter(), load_average()
@@ -275,6 +283,7 @@ def main(argv: list[str] | None = None) -> int:
     command = shlex.join(["python", "-m", "fashion_transfer.bench", *argv])
     threads = torch.get_num_threads()
     try:
+        check_output_folder(args.out)  # before minutes of timing, not after
         result = run(args, command)
     except (UserError, HydraException) as exc:
         print(f"error: {_one_line(exc)}", file=sys.stderr)

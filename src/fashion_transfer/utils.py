@@ -10,6 +10,8 @@ from pathlib import Path
 import numpy as np
 import torch
 
+from fashion_transfer.errors import ConfigError
+
 
 def seed_everything(seed: int) -> None:
     """Seed every RNG the suite touches; same seed, same numbers on CPU."""
@@ -19,11 +21,28 @@ def seed_everything(seed: int) -> None:
     os.environ["PYTHONHASHSEED"] = str(seed)
 
 
-def pick_device(name: str = "auto") -> torch.device:
-    """`auto` takes CUDA when present, else the CPU."""
+def pick_device(name: str = "auto", option: str = "device") -> torch.device:
+    """`auto` takes CUDA when present, else the CPU; a device that is not here is a ConfigError.
+
+    `option` is the setting as the user typed it (`device` in the config, `--device` on the
+    bench's command line), so the message names it.
+    """
     if name == "auto":
         return torch.device("cuda" if torch.cuda.is_available() else "cpu")
-    return torch.device(name)
+    typed = f"{option} {name}" if option.startswith("--") else f"{option}={name}"
+    try:
+        device = torch.device(name)
+    except (RuntimeError, TypeError):
+        raise ConfigError(f"{typed}: not a device; use auto, cpu, cuda or cuda:N") from None
+    if device.type == "cuda":
+        count = torch.cuda.device_count() if torch.cuda.is_available() else 0
+        if count == 0:
+            raise ConfigError(f"{typed}: no CUDA device here; use auto or cpu")
+        if device.index is not None and device.index >= count:
+            raise ConfigError(
+                f"{typed}: this machine has {count} CUDA device(s), cuda:0 to cuda:{count - 1}"
+            )
+    return device
 
 
 def git_commit(path: Path | None = None) -> str | None:

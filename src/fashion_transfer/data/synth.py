@@ -14,7 +14,6 @@ Every image draws from its own seeded generator, so the files are byte-identical
 
 from __future__ import annotations
 
-import argparse
 import hashlib
 import json
 import os
@@ -24,6 +23,14 @@ from pathlib import Path
 
 import numpy as np
 
+from fashion_transfer.cli import (
+    ArgumentParser,
+    check_output_folder,
+    non_negative_int,
+    path_arg,
+    positive_int,
+    why,
+)
 from fashion_transfer.data.idx import write_idx
 from fashion_transfer.data.synth_fabric import choose, sample_fabric
 from fashion_transfer.data.synth_render import render_studio, render_wild
@@ -288,24 +295,29 @@ def is_complete(root: Path, domain: str, params: dict) -> bool:
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(
+    parser = ArgumentParser(
         prog="python -m fashion_transfer.data.synth", description=__doc__.split("\n")[0]
     )
-    parser.add_argument("--out", type=Path, required=True, help="writes OUT/studio and OUT/wild")
-    parser.add_argument("--seed", type=int, default=0)
-    parser.add_argument("--studio-train", type=int, default=12_000, metavar="N")
-    parser.add_argument("--studio-test", type=int, default=2_000, metavar="N")
     parser.add_argument(
-        "--wild", type=int, default=3_000, metavar="N", help="wild images (all splits)"
+        "--out", type=path_arg, required=True, help="writes OUT/studio and OUT/wild"
+    )
+    parser.add_argument("--seed", type=non_negative_int, default=0)
+    parser.add_argument("--studio-train", type=positive_int, default=12_000, metavar="N")
+    parser.add_argument("--studio-test", type=positive_int, default=2_000, metavar="N")
+    parser.add_argument(
+        "--wild", type=positive_int, default=3_000, metavar="N", help="wild images (all splits)"
     )
     args = parser.parse_args(argv)
     studio = {"n_train": args.studio_train, "n_test": args.studio_test, "seed": args.seed}
     wild = {"n_images": args.wild, "seed": args.seed, "val_fraction": 0.15, "test_fraction": 0.15}
     jobs = (("studio", generate_studio, studio), ("wild", generate_wild, wild))
     try:
+        check_output_folder(args.out)  # a file, or under one: say so before writing anything
+        # Both folders are judged before either is written: a refusal costs no generating time.
+        complete = {domain: is_complete(args.out / domain, domain, p) for domain, _, p in jobs}
         for domain, generate, params in jobs:
             root = args.out / domain
-            if is_complete(root, domain, params):
+            if complete[domain]:
                 print(
                     f"{root}: already holds FashionSynth {domain} with these parameters; "
                     "nothing to do"
@@ -319,6 +331,12 @@ def main(argv: list[str] | None = None) -> int:
             )
     except UserError as err:
         print(f"error: {err}", file=sys.stderr)
+        return 2
+    except OSError as exc:  # disk full, read-only, a file where a folder goes
+        print(
+            f"error: --out {args.out}: cannot write FashionSynth there ({why(exc)})",
+            file=sys.stderr,
+        )
         return 2
     return 0
 
