@@ -74,6 +74,11 @@ def parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
         parser.error("give at least one SWEEP_DIR, or --wandb ENTITY/PROJECT --group G")
     if bool(args.wandb) != bool(args.group):
         parser.error("--wandb and --group go together")
+    for path in args.sweep_dirs:
+        if Path(path).exists() and not Path(path).is_dir():
+            parser.error(
+                f"SWEEP_DIR {path} is a file; pass a Hydra multirun folder or a run folder"
+            )
     if args.out is None:
         args.out = (
             Path(args.sweep_dirs[0]) / "analysis"
