@@ -200,18 +200,21 @@ def _load_samples(path: str) -> dict[str, Any]:
 
 
 def _pick(
-    runs: pd.DataFrame, prefer: pd.Series, key: str
+    runs: pd.DataFrame, prefer: pd.Series, key: str, unreadable: set[str]
 ) -> tuple[pd.Series, dict[str, Any]] | None:
-    """First run (preferred ones first) whose samples.npz holds `key`."""
+    """First run (preferred ones first) whose samples.npz holds `key`.
+
+    A file that cannot be read is warned about once (collected in `unreadable`) and passed over.
+    """
     ordered = pd.concat([runs[prefer], runs[~prefer]])
     for _, run in ordered.iterrows():
-        if isinstance(run["samples"], str) and Path(run["samples"]).is_file():
+        path = run["samples"]
+        if isinstance(path, str) and path not in unreadable and Path(path).is_file():
             try:
-                data = _load_samples(run["samples"])
+                data = _load_samples(path)
             except (OSError, ValueError, zipfile.BadZipFile) as exc:  # truncated or foreign file
-                log.warning(
-                    "warning: %s unreadable, its samples not drawn: %s", run["samples"], exc
-                )
+                log.warning("warning: %s unreadable, its samples not drawn: %s", path, exc)
+                unreadable.add(path)
                 continue
             if key in data:
                 return run, data
@@ -256,9 +259,9 @@ def sample_grid(frame: pd.DataFrame) -> tuple[Figure, str]:
         ("fmnist_view", "shared_classes", base, f"{tgt} test,\nFashion-MNIST view"),
     ]
     specs[-1:] = _background_rows(done, base, tgt)  # a row per background choice
-    rows = []
+    rows, unreadable = [], set()
     for prefix, classes_key, prefer, label in specs:
-        found = _pick(done, prefer, f"{prefix}_images")
+        found = _pick(done, prefer, f"{prefix}_images", unreadable)
         if found is not None:
             run, data = found
             rows.append(
