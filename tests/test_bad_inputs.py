@@ -13,6 +13,7 @@ To add a case, append a `Case` to CASES. `args` may use these placeholders:
   {sweep}     {ground}/sweep: one completed and one failed run, as training leaves them
   {newer}     {ground}/newer: a run whose metrics.json has a schema this code does not read
   {user_dir}  {ground}/user_dir: a folder of the user's with checkpoints/notes.txt, wild/mine.txt
+              and summary.md
   {file}      {ground}/notes.txt: a plain file
   {readonly}  {ground}/readonly: a folder without write permission
   {missing}   {ground}/missing: a path that does not exist
@@ -89,6 +90,14 @@ CASES = [
         "{readonly}/analysis",
         says="not writable",
         skip=AS_ROOT,
+    ),
+    case(
+        "analyze-out-over-a-users-summary",
+        "analyze",
+        "{sweep}",
+        "--out",
+        "{user_dir}",
+        says="which no earlier analysis wrote",
     ),
     case("analyze-wandb-no-group", "analyze", "--wandb", "me/proj", says="go together"),
     case(
@@ -299,6 +308,7 @@ def ground_master(tiny_synth: Path, tmp_path_factory: pytest.TempPathFactory) ->
     (root / "user_dir" / "checkpoints" / "notes.txt").write_text("the user's own file\n")
     (root / "user_dir" / "wild").mkdir()
     (root / "user_dir" / "wild" / "mine.txt").write_text("not FashionSynth\n")
+    (root / "user_dir" / "summary.md").write_text("# the user's own summary\n")
     (root / "notes.txt").write_text("a file of the user's\n")
     (root / "readonly").mkdir()
     (root / "readonly" / "kept.txt").write_text("kept\n")

@@ -88,11 +88,36 @@ def parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
     return args
 
 
+OUTPUTS = ("results.csv", "summary.csv", "summary.md", "report.html")
+REPORT_MARK = "<title>fashion-transfer analysis"  # what report.py's page starts with
+
+
+def check_not_foreign(out: Path) -> None:
+    """Refuse to overwrite files of these names that an earlier analysis did not write.
+
+    An earlier analysis folder (its report.html is this suite's) is rewritten, as intended.
+    """
+    clashes = [name for name in OUTPUTS if (out / name).exists()]
+    if not clashes:
+        return
+    report = out / "report.html"
+    try:
+        ours = report.is_file() and REPORT_MARK in report.read_text(encoding="utf-8")[:2000]
+    except (OSError, UnicodeDecodeError):
+        ours = False
+    if not ours:
+        raise UserError(
+            f"--out {out} holds {clashes[0]}, which no earlier analysis wrote there; the analysis "
+            "would overwrite it: pass --out with a new folder or an earlier analysis folder"
+        )
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     """Run the analysis; user errors print one line and exit 2."""
     args = parse_args(argv)
     try:
         check_output_folder(args.out)  # before reading runs or drawing: a bad --out fails at once
+        check_not_foreign(args.out)
         path = analyze(args.sweep_dirs, args.out, args.wandb, args.group)
     except UserError as exc:
         print(f"error: {exc}", file=sys.stderr)

@@ -71,3 +71,21 @@ def test_a_broken_samples_file_is_warned_about_once_and_the_report_still_written
     assert len(warned) == 1  # once, though three rows of the grid looked at the file
     assert warned[0].startswith(f"warning: {tmp_path / 's' / '0' / 'samples.npz'} unreadable")
     assert (tmp_path / "s" / "analysis" / "samples.png").is_file()  # drawn from the other run
+
+
+def test_out_is_rewritten_when_an_earlier_analysis_wrote_it_and_refused_otherwise(
+    tmp_path, kit, capsys
+):
+    kit.write_job(tmp_path / "s" / "0", "adapter_scratch", 0)
+    out = tmp_path / "out"
+    assert main([str(tmp_path / "s"), "--out", str(out)]) == 0
+    assert main([str(tmp_path / "s"), "--out", str(out)]) == 0  # its own earlier analysis
+    capsys.readouterr()
+    mine = tmp_path / "mine"
+    mine.mkdir()
+    (mine / "summary.md").write_text("the user's notes\n")
+    assert main([str(tmp_path / "s"), "--out", str(mine)]) == 2
+    err = capsys.readouterr().err
+    assert err.startswith(f"error: --out {mine} holds summary.md, which no earlier analysis")
+    assert (mine / "summary.md").read_text() == "the user's notes\n"
+    assert sorted(p.name for p in mine.iterdir()) == ["summary.md"]
