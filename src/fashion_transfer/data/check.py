@@ -24,19 +24,24 @@ from __future__ import annotations
 import json
 import sys
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import numpy as np
 
 from fashion_transfer.cli import ArgumentParser, fraction, positive_int, print_error
 from fashion_transfer.data.deepfashion_lists import SPLITS, DeepFashionLists, validate_layout
-from fashion_transfer.data.transforms import ImageFacts, count_facts, preprocess_many
 from fashion_transfer.errors import UserError
+
+if TYPE_CHECKING:
+    from fashion_transfer.data.transforms import ImageFacts
 
 
 def summarize(
     lists: DeepFashionLists, facts: dict[str, ImageFacts], max_bad_fraction: float
 ) -> dict:
     """The JSON-able summary of one decoding pass over every split."""
+    from fashion_transfer.data.transforms import count_facts  # see `check`
+
     per_category = np.zeros(len(lists.categories), dtype=np.int64)
     bad, usable = [], True
     for s in SPLITS:
@@ -65,6 +70,10 @@ def summarize(
 def check(root: str | Path, workers: int = 2, max_bad_fraction: float = 0.01) -> dict:
     """Validate the layout (DataError on a problem), decode every image, return the summary."""
     lists = validate_layout(root)
+    # The decoders (torch, torchvision) load only for a pass that decodes, so a bad option or
+    # layout is answered in a fraction of a second rather than after seconds of imports.
+    from fashion_transfer.data.transforms import preprocess_many
+
     facts = {}
     for s in SPLITS:
         positions = lists.splits[s]
