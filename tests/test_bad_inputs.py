@@ -202,6 +202,27 @@ CASES = [
         says="not found",
         json_stdout=True,
     ),
+    case(
+        "check-view-stats-unknown-split",
+        "data.check",
+        "{wild}",
+        "--view-stats",
+        "--split",
+        "dev",
+        says="invalid choice: 'dev'",
+    ),
+    case(
+        "check-view-stats-negative-limit",
+        "data.check",
+        "{wild}",
+        "--view-stats",
+        "--limit",
+        "-3",
+        says=">= 0",
+    ),
+    case(
+        "check-view-stats-missing-root", "data.check", "{missing}", "--view-stats", says="not found"
+    ),
     # --- data.synth ---
     case("synth-no-out", "data.synth", says="--out"),
     case("synth-out-is-a-file", "data.synth", "--out", "{file}", says="is a file"),

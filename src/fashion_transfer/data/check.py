@@ -21,6 +21,7 @@ Exit status:
 
 from __future__ import annotations
 
+import argparse
 import json
 import sys
 from pathlib import Path
@@ -28,7 +29,13 @@ from typing import TYPE_CHECKING
 
 import numpy as np
 
-from fashion_transfer.cli import ArgumentParser, fraction, positive_int, print_error
+from fashion_transfer.cli import (
+    ArgumentParser,
+    fraction,
+    non_negative_int,
+    positive_int,
+    print_error,
+)
 from fashion_transfer.data.deepfashion_lists import SPLITS, DeepFashionLists, validate_layout
 from fashion_transfer.errors import UserError
 
@@ -118,9 +125,14 @@ def main(argv: list[str] | None = None) -> int:
         action="store_true",
         help="print the Fashion-MNIST view's statistics per background choice instead",
     )
-    parser.add_argument("--split", default="test", help="--view-stats: the split (default test)")
     parser.add_argument(
-        "--limit", type=int, default=1000, help="--view-stats: images (default 1000; 0: all)"
+        "--split", default="test", choices=SPLITS, help="--view-stats: the split (default test)"
+    )
+    parser.add_argument(
+        "--limit",
+        type=non_negative_int,
+        default=1000,
+        help="--view-stats: images (default 1000; 0: all)",
     )
     parser.add_argument(
         "--max-bad-fraction",
@@ -146,8 +158,7 @@ def _view_stats(args: argparse.Namespace) -> int:
     try:
         report = view_report(args.path, args.split, args.limit, workers=args.workers)
     except UserError as exc:
-        print(f"error: {exc}", file=sys.stderr)
-        return exc.exit_code
+        return print_error(str(exc), exc.exit_code, json_errors=args.json)
     print(json.dumps(report, indent=2) if args.json else format_view_table(report))
     return 0
 
