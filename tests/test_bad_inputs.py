@@ -162,7 +162,7 @@ CASES = [
         "--out",
         "{scratch}/b",
         "paths.data_dir={missing}",
-        says="not found",
+        says="or source.download=true",
     ),
     # --- data.check ---
     case("check-missing-root", "data.check", "{missing}", says="not found"),

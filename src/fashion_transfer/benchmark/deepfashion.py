@@ -255,7 +255,7 @@ def decode_per_core(cfg: DictConfig, lists: DeepFashionLists, n: int, repeats: i
                 Case(
                     "decode/suite_decode_only_per_core",
                     suite_decode,
-                    note="decode_rgb alone, at the size the suite picks (dataset.dct_scaling)",
+                    note="decode_rgb alone, at the size the suite picks (target.dct_scaling)",
                 ),
                 Case(
                     "decode/suite_decode_full_only_per_core",

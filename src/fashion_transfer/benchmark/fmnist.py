@@ -5,12 +5,14 @@ from __future__ import annotations
 from pathlib import Path
 
 import torch
+from hydra.errors import HydraException
 from hydra.utils import instantiate
 from omegaconf import DictConfig, OmegaConf
 
 from fashion_transfer.benchmark.setup import loader_case, make_state, model_only_case, suite_case
 from fashion_transfer.benchmark.timing import Case
 from fashion_transfer.data.base import Domain
+from fashion_transfer.errors import UserError, in_slot
 
 REFERENCE_BATCH = 64  # what the tutorials (and the public repository's faster setting) use
 
@@ -70,7 +72,13 @@ def fmnist_cases(cfg: DictConfig, domain: Domain, device: torch.device, steps: i
 
 
 def load_domain(cfg: DictConfig) -> Domain:
-    return instantiate(cfg.source)
+    """The source data set as training loads it; a loader's error names the `source.*` keys."""
+    try:
+        return instantiate(cfg.source)
+    except HydraException as exc:  # instantiate wraps the loader's own error
+        if isinstance(exc.__cause__, UserError):
+            raise in_slot(exc.__cause__, "source") from None
+        raise
 
 
 def _with_batch(cfg: DictConfig, batch: int) -> DictConfig:

@@ -191,9 +191,9 @@ def half_size_lines(half: dict | None) -> list[str]:
     """The pixel cost of decoding at half size, next to the speed it buys."""
     if half is None:
         return []
-    lines = ["", "## Half-size decoding (dataset.dct_scaling)", ""]
+    lines = ["", "## Half-size decoding (target.dct_scaling)", ""]
     if not half["half_size"]:
-        why = "" if half["dct_scaling"] else " (dataset.dct_scaling=false)"
+        why = "" if half["dct_scaling"] else " (target.dct_scaling=false)"
         return [*lines, f"No image of {half['images']} was decoded at half size{why}."]
 
     def spread(d: dict) -> str:
@@ -203,7 +203,7 @@ def half_size_lines(half: dict | None) -> list[str]:
         *lines,
         f"{half['half_size']} of {half['images']} FashionSynth images decoded at half size. Mean "
         "absolute difference per image, gray levels: against a full-size decode of the same "
-        f"window {spread(half['vs_full_size_same_window'])}; against dataset.dct_scaling=false, "
+        f"window {spread(half['vs_full_size_same_window'])}; against target.dct_scaling=false, "
         f"whose window is up to a pixel narrower per side, {spread(half['vs_dct_scaling_false'])}.",
     ]
 
