@@ -209,7 +209,7 @@ CASES = [
         "--view-stats",
         "--split",
         "dev",
-        says="invalid choice: 'dev'",
+        says="--split dev: choose one of train, val, test",
     ),
     case(
         "check-view-stats-negative-limit",
@@ -218,7 +218,7 @@ CASES = [
         "--view-stats",
         "--limit",
         "-3",
-        says=">= 0",
+        says="--limit -3: a number of images",
     ),
     case(
         "check-view-stats-missing-root", "data.check", "{missing}", "--view-stats", says="not found"

@@ -32,7 +32,6 @@ import numpy as np
 from fashion_transfer.cli import (
     ArgumentParser,
     fraction,
-    non_negative_int,
     positive_int,
     print_error,
 )
@@ -125,14 +124,9 @@ def main(argv: list[str] | None = None) -> int:
         action="store_true",
         help="print the Fashion-MNIST view's statistics per background choice instead",
     )
+    parser.add_argument("--split", default="test", help="--view-stats: the split (default test)")
     parser.add_argument(
-        "--split", default="test", choices=SPLITS, help="--view-stats: the split (default test)"
-    )
-    parser.add_argument(
-        "--limit",
-        type=non_negative_int,
-        default=1000,
-        help="--view-stats: images (default 1000; 0: all)",
+        "--limit", type=int, default=1000, help="--view-stats: images (default 1000; 0: all)"
     )
     parser.add_argument(
         "--max-bad-fraction",
