@@ -18,7 +18,9 @@ FILENAME = "predictions.npz"
 
 def write_predictions(run_dir: Path, per_image: dict[str, dict[str, np.ndarray]]) -> None:
     """Write every scored test set's arrays atomically (temp file + rename)."""
-    arrays = {f"{name}_{key}": value for name, sets in per_image.items() for key, value in sets.items()}
+    arrays = {
+        f"{name}_{key}": value for name, sets in per_image.items() for key, value in sets.items()
+    }
     tmp = run_dir / ".predictions.tmp.npz"
     np.savez_compressed(tmp, **arrays)
     tmp.replace(run_dir / FILENAME)
