@@ -184,7 +184,9 @@ def make_metrics(
         "data": {"synth_wild": {"bad_images": 0, "empty_categories": []}},
     }
     final = STAGES[strategy][-1][0]
-    for h in hist:  # the final stage's test accuracy per epoch: epoch 2 tests best, the last validates best
+    for h in (
+        hist
+    ):  # the final stage's test accuracy per epoch: epoch 2 tests best, the last validates best
         if h["stage"] == final:
             h["test_acc"] = round(h["val_acc"] - 0.02 + 0.05 * (h["epoch"] == 2), 6)
     for side, acc in (("source", metrics["source_test_acc"]), ("target", metrics["target_top1"])):

@@ -198,8 +198,9 @@ def accuracy_on_the_line(
         grid = np.linspace(x.min(), x.max(), 50)
         ax.plot(grid, fit.intercept + fit.slope * grid, color="0.3", lw=1.2, label="linear fit")
         text = f"linear fit: shared = {fit.slope:.2f} × source {fit.intercept:+.1f} (r = {fit.rvalue:.2f}, {len(x)} runs)"
-    ax.set_xlabel(f"{domain_label(both, 'source')} test accuracy (%)")
-    ax.set_ylabel(f"{domain_label(done, 'target')}: shared 6-class accuracy (%)")
+    ax.set_xlabel(f"in-domain: {domain_label(both, 'source')} test accuracy (%)")
+    ax.set_ylabel("out-of-domain: shared 6-class accuracy (%)")
+    ax.set_title(f"target: {domain_label(done, 'target')}", fontsize=9)
     ax.legend(fontsize=7, loc="best")
     caption = (
         "Accuracy on the line (Miller et al. 2021): every run with both figures, one colour per "

@@ -111,7 +111,7 @@ def comparison_section(comparisons: Comparisons) -> Section:
         )
     else:
         parts.append(
-            f"{len(resolved)} of {len(shown)} comparisons are resolved; the other "
+            f"{len(resolved)} of {len(shown)} comparisons are resolved; "
             f"{len(shown) - len(resolved)} are unresolved (an interval includes zero)."
         )
     not_applicable = int((table["n_pairs"] == 0).sum())

@@ -13,7 +13,7 @@ import logging
 import torch
 from torch import nn
 
-from fashion_transfer.data.base import Domain
+from fashion_transfer.data.base import Domain, Split
 from fashion_transfer.data.fashion_mnist import FMNIST_CLASSES
 from fashion_transfer.data.label_map import LabelMap
 from fashion_transfer.errors import DataError, in_slot
@@ -191,8 +191,14 @@ def _mapped(ctx: RunContext, model: nn.Module, domains: dict[str, Domain]) -> No
             "source %s is not in Fashion-MNIST's classes; reverse score skipped", source.name
         )
         return
-    src_logits = predict(model, source.test, ctx.device, ctx.cfg.train.eval_batch_size)
-    r = _score(ctx, lm.logits_from_target(src_logits), lm.labels_from_source(source.test.labels))
+    # Only images of the six shared classes are scored: predicting the others would be wasted.
+    shared_labels = lm.labels_from_source(source.test.labels)
+    keep = torch.nonzero(shared_labels >= 0).flatten()
+    images, _ = source.test.batch(keep)
+    src_logits = predict(
+        model, Split(images, shared_labels[keep]), ctx.device, ctx.cfg.train.eval_batch_size
+    )
+    r = _score(ctx, lm.logits_from_target(src_logits), shared_labels[keep])
     ctx.record.update(reverse_acc=r["acc"], reverse_n=r["n"])
 
 
