@@ -148,6 +148,9 @@ def _headline(record: dict) -> dict:
         "target_macro_acc",
         "shared_acc",
         "reverse_acc",
+        "source_ece",
+        "target_ece",
+        "shared_ece",
         "best_epoch",
     )
     return {k: record.get(k) for k in keys}
