@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import subprocess
+import sys
+
 import numpy as np
 import pandas as pd
 import pytest
@@ -198,3 +201,29 @@ def test_selection_table_means_over_seeds():
     half = sps.t.ppf(0.975, 2) * np.std([0.5, 0.52, 0.54], ddof=1) / np.sqrt(3)
     assert got.loc["target-val", "ci_high"] == pytest.approx(0.52 + half)
     assert (got["n"] == 3).all() and (got["metric"] == "test_acc").all()
+
+
+def test_the_analysis_never_imports_torch():
+    code = (
+        "import sys; import fashion_transfer.analyze;"
+        "from fashion_transfer.analysis import comparisons, selection, figures_compare, "
+        "report_compare, readme_demo; print('torch' in sys.modules)"
+    )
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    assert out.stdout.strip() == "False"
+
+
+def test_reliability_bins_give_the_calibration_error_training_records():
+    """The diagram's bins and torchmetrics' ECE agree (training writes one, the figure the other)."""
+    torch = pytest.importorskip("torch")
+    from fashion_transfer.analysis.figures_compare import reliability_bins
+    from fashion_transfer.training.metrics import calibration_error, per_image
+
+    gen = torch.Generator().manual_seed(0)
+    logits = 3 * torch.randn(400, 6, generator=gen)
+    labels = torch.randint(0, 6, (400,), generator=gen)
+    arrays = per_image(logits, labels)
+    bins = reliability_bins(arrays["confidence"].astype(float), arrays["correct"].astype(float))
+    filled = bins[bins["count"] > 0]
+    ece = (filled["count"] / 400 * (filled["accuracy"] - filled["confidence"]).abs()).sum()
+    assert ece == pytest.approx(calibration_error(logits, labels), abs=2e-3)  # float16 confidences
