@@ -31,6 +31,7 @@ TABLE = [  # (metric, header) of the README's table, a subset of the report's
     ("target_macro_acc", "target macro"),
     ("shared_acc", "shared 6-class"),
     ("reverse_acc", "reverse"),
+    ("shared_ece", "shared ECE"),
     ("wall_time_s", "wall time (s)"),
 ]
 FIGURE = "paired_differences.png"

@@ -158,7 +158,8 @@ def _headline(record: dict) -> dict:
 
 def _after_stage(ctx: RunContext, name: str, slot: str, model, domain: Domain, final: bool) -> None:
     """Score the stage's own test split with its selected weights (source accuracy is read here)."""
-    rep, logits = test_report(model, domain, ctx.device, ctx.cfg.train.eval_batch_size)
+    reuse = ctx.best_test_logits if final else None  # None after a resume past the best epoch
+    rep, logits = test_report(model, domain, ctx.device, ctx.cfg.train.eval_batch_size, reuse)
     rec = ctx.record
     rec["stages"][name]["test_acc"] = rep["acc"]
     if slot == "source":

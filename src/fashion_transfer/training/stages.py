@@ -48,6 +48,7 @@ class RunContext:
     config_dict: dict = field(default_factory=dict)
     samples: dict = field(default_factory=dict)  # slot -> images/labels/preds for samples.npz
     per_image: dict = field(default_factory=dict)  # test set -> correct/confidence/labels arrays
+    best_test_logits: torch.Tensor | None = None  # final stage's test logits at its best epoch
     test_logits: dict = field(default_factory=dict)  # slot -> test logits of the stage's best model
     wall_before: float = 0.0  # wall time of earlier attempts of this run (killed, pre-empted)
     wall_start: float = field(default_factory=time.perf_counter)
@@ -189,13 +190,16 @@ def run_stage(
             "frozen": frozen,
         }
         if final:
-            entry["test_acc"] = evaluate(
+            tested = evaluate(
                 state.eval_model, domain.test, ctx.device, state.eval_batch_size, state.criterion
-            )["acc"]
+            )
+            entry["test_acc"] = tested["acc"]
         ctx.record["history"].append(entry)
         if val["acc"] > best[0]:
             best = (val["acc"], epoch + 1)
             _save(ctx, ctx.ckpt_dir / "best.pt", state, name, index, epoch + 1, best)
+            if final:  # the selected weights' test pass: the final report reuses it
+                ctx.best_test_logits = tested["logits"]
         summary.update(
             best_epoch=best[1],
             best_val_acc=best[0],
