@@ -61,6 +61,8 @@ def strategy_table(summary: pd.DataFrame) -> str:
                 int(cells.loc[m, "n"]),
                 percent=m != "wall_time_s",
             )
+            if m in cells.index  # an analysis from an older version may lack a column
+            else "—"
             for m, _ in TABLE
         ]
         lines.append(f"| {label} | {seeds} | " + " | ".join(values) + " |")
