@@ -7,11 +7,17 @@ DATA ?= $(if $(wildcard ../shared/data/FashionMNIST/raw),../shared/data,data)
 SYNTH ?= data/FashionSynth
 STAMPED_SWEEP := multirun/demo_$(shell date +%Y-%m-%d_%H-%M-%S)
 SWEEP ?= $(STAMPED_SWEEP)
-DEMO_SEEDS ?= 0
+DEMO_SEEDS ?= 0,1,2
+# The demo runs DEMO_JOBS jobs at a time (joblib), each on its share of the cores: on this 2-core
+# machine two single-thread jobs keep both cores busier than one two-thread job does.
+DEMO_JOBS ?= 2
+DEMO_LAUNCH = hydra/launcher=joblib hydra.launcher.n_jobs=$(DEMO_JOBS) \
+	train.threads=$$(( ($$(nproc) + $(DEMO_JOBS) - 1) / $(DEMO_JOBS) ))
+LATEST_DEMO = $(lastword $(sort $(wildcard multirun/demo_*)))
 ARGS ?=
 
 .DEFAULT_GOAL := help
-.PHONY: help install test test-fast lint format baseline synth demo bench bench-quick gpu-check status clean
+.PHONY: help install test test-fast lint format baseline synth demo demo-readme bench bench-quick gpu-check status clean
 
 help: ## List the targets
 	@grep -E '^[a-zA-Z_-]+:.*?## ' $(MAKEFILE_LIST) | awk -F ':.*?## ' '{printf "  \033[36m%-10s\033[0m %s\n", $$1, $$2}'
@@ -44,17 +50,25 @@ baseline: $(STAMP) ## Train the Fashion-MNIST baseline on real data (DATA=dir ho
 synth: $(STAMP) ## Generate the FashionSynth demo data into $(SYNTH) (idempotent)
 	$(PY) -m fashion_transfer.data.synth --out $(SYNTH)
 
-demo: synth ## The offline demo: all five strategies on FashionSynth, then the analysis report
+demo: synth ## The offline demo: five strategies x DEMO_SEEDS (0,1,2) on FashionSynth, then the report
+	@mkdir -p $(SWEEP) && date +%s > $(SWEEP)/demo_started_s
 	$(PY) -m fashion_transfer.train -m experiment=demo 'strategy=glob(*)' seed=$(DEMO_SEEDS) \
-		paths.synth_dir=$(SYNTH) hydra.sweep.dir=$(SWEEP) $(ARGS)
+		paths.synth_dir=$(SYNTH) hydra.sweep.dir=$(SWEEP) $(DEMO_LAUNCH) $(ARGS)
 	@# The gap decomposition's in-domain run: the baseline CNN trained on the target's Fashion-MNIST
 	@# view, the same view (background included) as the zero-shot score reads.
 	$(PY) -m fashion_transfer.train -m experiment=demo strategy=fmnist_baseline seed=$(DEMO_SEEDS) \
 		dataset@source=synth_wild source.view=fmnist source.resolution=28 source.label_space=shared \
 		'source.fmnist_background=$${target.fmnist_background}' \
 		source.train_fraction=1.0 source.augment.translate=2 paths.synth_dir=$(SYNTH) \
-		hydra.sweep.dir=$(SWEEP)/fmnist_view $(ARGS)
+		hydra.sweep.dir=$(SWEEP)/fmnist_view $(DEMO_LAUNCH) $(ARGS)
 	$(PY) -m fashion_transfer.analyze $(SWEEP)
+	@echo $$(( $$(date +%s) - $$(cat $(SWEEP)/demo_started_s) )) > $(SWEEP)/demo_wall_s
+	@echo "demo: $$(cat $(SWEEP)/demo_wall_s) s wall (training and analysis); make demo-readme SWEEP=$(SWEEP)"
+
+demo-readme: SWEEP = $(LATEST_DEMO)
+demo-readme: $(STAMP) ## Rewrite the README's demo section from a demo's analysis (SWEEP=, default: newest)
+	@test -n "$(SWEEP)" || { echo "error: no multirun/demo_* folder: run make demo first, or pass SWEEP=DIR" >&2; exit 2; }
+	$(PY) -m fashion_transfer.analysis.readme_demo $(SWEEP) --command "make demo DEMO_SEEDS=$(DEMO_SEEDS)"
 
 bench: $(STAMP) ## Benchmark the data paths against the model's own step (bench/bench.md; ~9 min here)
 	$(PY) -m fashion_transfer.bench --out bench paths.data_dir=$(DATA) $(ARGS)

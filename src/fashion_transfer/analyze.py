@@ -30,7 +30,17 @@ def analyze(
 ) -> Path:
     """Collect runs, write every output into `out`, and return the path of report.html."""
     matplotlib.use("Agg")  # before anything imports pyplot: never needs a display
-    from fashion_transfer.analysis import collect, figures, report, stats, wandb_source
+    from fashion_transfer.analysis import (
+        collect,
+        comparisons,
+        figures,
+        figures_compare,
+        report,
+        report_compare,
+        selection,
+        stats,
+        wandb_source,
+    )
 
     frames = [collect.collect_runs(paths)] if paths else []
     if wandb_path:
@@ -41,10 +51,19 @@ def analyze(
         collect.write_csv(frame, out / "results.csv")
         table = stats.summarise(frame)
         stats.long_form(table).to_csv(out / "summary.csv", index=False)
+        compared = comparisons.compare(frame)
+        comparisons.write_csv(compared, out / "comparisons.csv")
+        selected = selection.selection_table(frame)
+        selected.to_csv(out / "selection.csv", index=False)
         drawn = figures.make_figures(frame, out)
-        report.write_summary_md(frame, table, drawn, out / "summary.md")
+        drawn += figures_compare.make_compare_figures(frame, compared, out)
+        sections = [
+            report_compare.comparison_section(compared),
+            report_compare.selection_section(selected),
+        ]
+        report.write_summary_md(frame, table, drawn, out / "summary.md", sections)
         inputs = [*paths, *([f"wandb:{wandb_path} group={group}"] if wandb_path else [])]
-        report.write_report_html(frame, table, drawn, inputs, out / "report.html")
+        report.write_report_html(frame, table, drawn, inputs, out / "report.html", sections)
     except OSError as exc:  # read-only or full disk, a file where a folder goes
         raise UserError(
             f"cannot write the analysis into {out} ({why(exc)}); pass --out DIR with a "

@@ -38,6 +38,14 @@ window.addEventListener("load", () => {
     broken: images.filter((i) => !(i.complete && i.naturalWidth > 0)).map((i) => i.alt),
     summaryRows: table ? table.tBodies[0].rows.length : -1,
     summaryHeaders: table ? Array.from(table.tHead.rows[0].cells).map((c) => c.textContent) : [],
+    tables: Object.fromEntries(["comparisons-table", "selection-table"].map((id) => {
+      const t = document.getElementById(id);
+      return [id, t ? t.tBodies[0].rows.length : -1];
+    })),
+    forest: (() => {
+      const img = document.querySelector("#fig-paired_differences img");
+      return img ? img.complete && img.naturalWidth > 0 : false;
+    })(),
   };
   const out = document.createElement("pre");
   out.id = "ft-check";
@@ -75,9 +83,13 @@ def test_report_in_headless_chromium(analysed, tmp_path):
     assert result["broken"] == [
         "__broken_control__"
     ]  # every report image loaded, the control did not
-    assert result["images"] == 5  # 4 figures drawn for this sweep + the control
+    assert result["images"] == 8  # 7 figures drawn for this sweep + the control
     assert result["summaryRows"] == 5  # one row per strategy
     assert result["summaryHeaders"][:3] == ["strategy", "runs", "failed"]
+    # 10 strategy pairs on the shared space, 6 on target top-1 (the baseline has none),
+    # 3 on the source test set; 3 protocols per strategy.
+    assert result["tables"] == {"comparisons-table": 19, "selection-table": 15}
+    assert result["forest"] is True  # the forest plot is drawn and decodes
 
     shot = tmp_path / "report.png"
     run = chromium(

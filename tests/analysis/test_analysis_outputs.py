@@ -66,10 +66,11 @@ def test_all_six_figures_when_fraction_varies_and_fmnist_view_run_exists(analyse
 def test_report_html_is_self_contained(analysed):
     sweep, out = analysed
     html = (out / "report.html").read_text()
-    assert html.count('<img src="data:image/png;base64,') == 4
+    assert html.count('<img src="data:image/png;base64,') == 7  # figures 1-4 and 7-9
     assert not re.search(r'(src|href)="(?!data:)', html)  # no external file or URL
     assert "<link" not in html and "<script" not in html
     assert '<table id="summary-table">' in html and '<table id="failed-runs">' in html
+    assert '<table id="comparisons-table">' in html and '<table id="selection-table">' in html
     assert "0123456789abcdef0123456789abcdef01234567" in html  # git_commit
     assert "strategy=glob(*)" in html  # the sweep's multirun.yaml
     assert "(synthetic: FashionSynth)" in html

@@ -2,7 +2,10 @@
 
 `collect` turns run folders into one DataFrame (one row per run, failed ones included) and
 `wandb_source` does the same for W&B offline folders and the W&B API; `stats` computes means
-and Student-t confidence intervals over seeds; `figures` and `figures_detail` draw the charts;
-`report` writes summary.md and report.html. The entrypoint `fashion_transfer.analyze` strings
+and Student-t confidence intervals over seeds; `comparisons` pairs strategies over matched seeds
+(t and bootstrap intervals of their differences) and `selection` applies the model-selection
+protocols to the per-epoch history; `figures`, `figures_detail` and `figures_compare` draw the
+charts; `report` (with `report_compare`'s sections) writes summary.md and report.html, and
+`readme_demo` the README's demo section. The entrypoint `fashion_transfer.analyze` strings
 them together.
 """

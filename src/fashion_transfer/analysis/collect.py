@@ -59,6 +59,9 @@ METRIC_COLUMNS = [
     "shared_macro_acc",
     "shared_n",
     "shared_mode",
+    "source_ece",
+    "target_ece",
+    "shared_ece",
     "reverse_acc",
     "reverse_n",
     *(f"zero_shot_{b}_acc" for b in BACKGROUNDS),
@@ -69,7 +72,15 @@ METRIC_COLUMNS = [
     "params",
     "device",
 ]
-TRACE_COLUMNS = ["run_name", "group", "git_commit", "run_status", "origin", "samples"]
+TRACE_COLUMNS = [
+    "run_name",
+    "group",
+    "git_commit",
+    "run_status",
+    "origin",
+    "samples",
+    "predictions",
+]
 CSV_COLUMNS = [
     "folder",
     "status",
@@ -240,6 +251,8 @@ def read_run_dir(run_dir: Path) -> dict[str, Any]:
     )
     if (run_dir / "samples.npz").is_file():
         row["samples"] = str(run_dir / "samples.npz")
+    if (run_dir / "predictions.npz").is_file():  # per-image results for the paired bootstrap
+        row["predictions"] = str(run_dir / "predictions.npz")
     return row
 
 

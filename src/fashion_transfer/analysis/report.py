@@ -12,6 +12,7 @@ import html
 from collections.abc import Sequence
 from datetime import UTC, datetime
 from pathlib import Path
+from typing import Any
 
 import pandas as pd
 import yaml
@@ -116,7 +117,11 @@ def intro(frame: pd.DataFrame) -> str:
 
 
 def write_summary_md(
-    frame: pd.DataFrame, table: pd.DataFrame, figures: list[FigureOutput], path: Path
+    frame: pd.DataFrame,
+    table: pd.DataFrame,
+    figures: list[FigureOutput],
+    path: Path,
+    sections: Sequence[Any] = (),
 ) -> None:
     """summary.md: per-strategy table, failed runs by folder and reason, figures drawn or skipped."""
     headers, rows = table_cells(table)
@@ -128,6 +133,7 @@ def write_summary_md(
         "",
         _md_table(headers, rows),
         "",
+        *[section.markdown() for section in sections],  # comparisons, selection protocols
     ]
     parts += ["## Failed runs", ""]
     if failed.empty:
@@ -195,6 +201,7 @@ def write_report_html(
     figures: list[FigureOutput],
     inputs: Sequence[str],
     path: Path,
+    sections: Sequence[Any] = (),
 ) -> None:
     """report.html: everything in one file that opens from disk without a network."""
     title = f"fashion-transfer analysis{synthetic_note(frame)}"
@@ -214,6 +221,7 @@ def write_report_html(
         f"<p>{html.escape(intro(frame))}</p>",
         "<h2>Summary</h2>",
         _html_table(headers, rows, "summary-table"),
+        *[section.html() for section in sections],  # comparisons, selection protocols
         "<h2>Failed runs</h2>",
         "<p>None.</p>"
         if failed.empty

@@ -24,6 +24,9 @@ HEADLINE = [
     "target_macro_acc",
     "shared_acc",
     "reverse_acc",
+    "source_ece",
+    "target_ece",
+    "shared_ece",
     "wall_time_s",
 ]
 #: Settings that split a strategy into separate rows when a sweep varies them.

@@ -13,13 +13,19 @@ import logging
 import torch
 from torch import nn
 
-from fashion_transfer.data.base import Domain
+from fashion_transfer.data.base import Domain, Split
 from fashion_transfer.data.fashion_mnist import FMNIST_CLASSES
 from fashion_transfer.data.label_map import LabelMap
 from fashion_transfer.errors import DataError, in_slot
 from fashion_transfer.training.evaluation import sample_indices
 from fashion_transfer.training.loop import predict
-from fashion_transfer.training.metrics import confusion_matrix, macro_accuracy, per_class_accuracy
+from fashion_transfer.training.metrics import (
+    calibration_error,
+    confusion_matrix,
+    macro_accuracy,
+    per_class_accuracy,
+    per_image,
+)
 from fashion_transfer.training.stages import RunContext
 from fashion_transfer.utils import build
 
@@ -27,15 +33,22 @@ log = logging.getLogger(__name__)
 
 
 def _score(ctx: RunContext, shared_logits: torch.Tensor, labels: torch.Tensor) -> dict:
-    """Accuracy, macro accuracy and 6x6 confusion over the images that have a shared label."""
+    """Accuracy, macro accuracy, ECE and 6x6 confusion over the images that have a shared label.
+
+    The shared-space confidence is the softmax over the six shared scores (the baseline's six
+    shared logits, or each shared class's best member category), as the decision is made there.
+    """
     keep = labels >= 0
-    preds, truth = shared_logits[keep].argmax(1), labels[keep]
+    logits, truth = shared_logits[keep], labels[keep]
+    preds = logits.argmax(1)
     conf = confusion_matrix(preds, truth, shared_logits.shape[1])
     return {
         "acc": (preds == truth).float().mean().item() if len(truth) else None,
         "macro": macro_accuracy(per_class_accuracy(conf)) if len(truth) else None,
+        "ece": calibration_error(logits, truth),
         "n": int(keep.sum()),
         "confusion": conf.tolist(),
+        "per_image": per_image(logits, truth),
     }
 
 
@@ -47,11 +60,13 @@ def _record_shared(
     ctx.record.update(
         shared_acc=s["acc"],
         shared_macro_acc=s["macro"],
+        shared_ece=s["ece"],
         shared_n=s["n"],
         shared_mode=mode,
         shared_classes=classes,
         shared_confusion=s["confusion"],
     )
+    ctx.per_image["shared"] = s["per_image"]
 
 
 def _target_fmnist_view(ctx: RunContext, background: str | None = None) -> Domain | None:
@@ -176,8 +191,14 @@ def _mapped(ctx: RunContext, model: nn.Module, domains: dict[str, Domain]) -> No
             "source %s is not in Fashion-MNIST's classes; reverse score skipped", source.name
         )
         return
-    src_logits = predict(model, source.test, ctx.device, ctx.cfg.train.eval_batch_size)
-    r = _score(ctx, lm.logits_from_target(src_logits), lm.labels_from_source(source.test.labels))
+    # Only images of the six shared classes are scored: predicting the others would be wasted.
+    shared_labels = lm.labels_from_source(source.test.labels)
+    keep = torch.nonzero(shared_labels >= 0).flatten()
+    images, _ = source.test.batch(keep)
+    src_logits = predict(
+        model, Split(images, shared_labels[keep]), ctx.device, ctx.cfg.train.eval_batch_size
+    )
+    r = _score(ctx, lm.logits_from_target(src_logits), shared_labels[keep])
     ctx.record.update(reverse_acc=r["acc"], reverse_n=r["n"])
 
 

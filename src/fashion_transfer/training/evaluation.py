@@ -12,10 +12,19 @@ from fashion_transfer.training.metrics import classification_report
 
 
 def test_report(
-    model: nn.Module, domain: Domain, device: torch.device, batch_size: int
+    model: nn.Module,
+    domain: Domain,
+    device: torch.device,
+    batch_size: int,
+    logits: torch.Tensor | None = None,
 ) -> tuple[dict, torch.Tensor]:
-    """Classification report on the domain's test split, and its logits for further metrics."""
-    logits = predict(model, domain.test, device, batch_size)
+    """Classification report on the domain's test split, and its logits for further metrics.
+
+    `logits` are the model's test logits when already computed (the final stage scores its test
+    set after every epoch, so the selected epoch's pass is reused rather than repeated).
+    """
+    if logits is None:
+        logits = predict(model, domain.test, device, batch_size)
     return classification_report(logits, domain.test.labels, domain.classes), logits
 
 

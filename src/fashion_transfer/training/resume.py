@@ -3,7 +3,8 @@
 - A folder holding results (metrics.json, checkpoints/, ...) without the suite's marker
   (`.fashion-transfer-run`) is somebody else's: refused, whatever `resume`/`overwrite` say.
 - Nothing there, or `overwrite=true`: train from scratch (overwrite first deletes the earlier
-  run's metrics.json, samples.npz, checkpoints/, wandb/, wandb_id.txt and wandb_step.json).
+  run's metrics.json, samples.npz, predictions.npz, checkpoints/, wandb/, wandb_id.txt and
+  wandb_step.json).
 - A completed run (metrics.json status `completed`): `resume=true` (the default) reports its
   result and trains nothing; `resume=false` is refused. A finished run is only ever replaced with
   `overwrite=true`.
@@ -35,7 +36,7 @@ from fashion_transfer.training.run_lock import claim
 
 log = logging.getLogger(__name__)
 
-RESULTS = ("metrics.json", "samples.npz", "checkpoints")
+RESULTS = ("metrics.json", "samples.npz", "predictions.npz", "checkpoints")
 TRACKING = ("wandb", "wandb_id.txt", STEP_FILE)  # a run started again gets a new W&B run
 
 

@@ -17,6 +17,8 @@ from fashion_transfer.data.base import Domain
 from fashion_transfer.errors import DataError, TrainingFailed, UserError, in_slot
 from fashion_transfer.training.checkpoint import load_checkpoint
 from fashion_transfer.training.evaluation import samples_of, test_report
+from fashion_transfer.training.metrics import per_image
+from fashion_transfer.training.predictions import write_predictions
 from fashion_transfer.training.resume import keep_hydra_config, prepare_run_dir
 from fashion_transfer.training.run_lock import claim, hold
 from fashion_transfer.training.stages import RunContext, epoch_seed, run_stage
@@ -99,6 +101,9 @@ def _new_record(cfg: DictConfig, run_dir: Path, group: str) -> dict:
         "shared_macro_acc": None,
         "shared_n": None,
         "shared_mode": None,
+        "source_ece": None,
+        "target_ece": None,
+        "shared_ece": None,
         "reverse_acc": None,
         "reverse_n": None,
         "classes": None,
@@ -143,6 +148,9 @@ def _headline(record: dict) -> dict:
         "target_macro_acc",
         "shared_acc",
         "reverse_acc",
+        "source_ece",
+        "target_ece",
+        "shared_ece",
         "best_epoch",
     )
     return {k: record.get(k) for k in keys}
@@ -150,11 +158,15 @@ def _headline(record: dict) -> dict:
 
 def _after_stage(ctx: RunContext, name: str, slot: str, model, domain: Domain, final: bool) -> None:
     """Score the stage's own test split with its selected weights (source accuracy is read here)."""
-    rep, logits = test_report(model, domain, ctx.device, ctx.cfg.train.eval_batch_size)
+    reuse = ctx.best_test_logits if final else None  # None after a resume past the best epoch
+    rep, logits = test_report(model, domain, ctx.device, ctx.cfg.train.eval_batch_size, reuse)
     rec = ctx.record
     rec["stages"][name]["test_acc"] = rep["acc"]
     if slot == "source":
         rec["source_test_acc"] = rep["acc"]
+        rec["source_ece"] = rep["ece"]
+    if slot == "source" or final:
+        ctx.per_image[slot] = per_image(logits, domain.test.labels)
     if final:
         stage = rec["stages"][name]
         rec.update(
@@ -171,6 +183,7 @@ def _after_stage(ctx: RunContext, name: str, slot: str, model, domain: Domain, f
                 target_top3=rep["top3"],
                 target_top5=rep["top5"],
                 target_macro_acc=rep["macro_acc"],
+                target_ece=rep["ece"],
             )
     ctx.test_logits[slot] = logits
     ctx.samples[slot] = samples_of(domain, logits, ctx.cfg.eval.samples, ctx.cfg.seed)
@@ -279,6 +292,7 @@ def _run_in(cfg: DictConfig, run_dir: Path) -> dict:
             _after_stage(ctx, name, stage_cfg.data, model, domain, final=i == len(stages) - 1)
         cross_domain_evaluation(ctx, model, domains)
         _write_samples(ctx, domains)
+        write_predictions(ctx.run_dir, ctx.per_image)
         if device.type == "cuda":
             record["peak_gpu_memory_mb"] = torch.cuda.max_memory_allocated(device) / 2**20
         record.update(status="completed", exit_code=0)

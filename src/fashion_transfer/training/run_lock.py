@@ -26,7 +26,15 @@ LOCK = ".run.lock"
 PID = ".run.pid"
 # What the suite writes into a run folder; a folder holding any of them without the marker is
 # somebody else's.
-OWNED = ("metrics.json", "samples.npz", "checkpoints", "wandb", "wandb_id.txt", "wandb_step.json")
+OWNED = (
+    "metrics.json",
+    "samples.npz",
+    "predictions.npz",
+    "checkpoints",
+    "wandb",
+    "wandb_id.txt",
+    "wandb_step.json",
+)
 
 
 def is_marked(run_dir: Path) -> bool:

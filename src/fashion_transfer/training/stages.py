@@ -47,6 +47,8 @@ class RunContext:
     global_step: int = 0
     config_dict: dict = field(default_factory=dict)
     samples: dict = field(default_factory=dict)  # slot -> images/labels/preds for samples.npz
+    per_image: dict = field(default_factory=dict)  # test set -> correct/confidence/labels arrays
+    best_test_logits: torch.Tensor | None = None  # final stage's test logits at its best epoch
     test_logits: dict = field(default_factory=dict)  # slot -> test logits of the stage's best model
     wall_before: float = 0.0  # wall time of earlier attempts of this run (killed, pre-empted)
     wall_start: float = field(default_factory=time.perf_counter)
@@ -164,6 +166,9 @@ def run_stage(
         ema_decay=state.ema.decay if state.ema is not None else None,
     )
     t0, seconds_before = time.perf_counter(), summary.get("seconds", 0.0)
+    # The final stage's test accuracy after every epoch, for the selection protocols the analysis
+    # compares (analysis/selection.py); only the `oracle` upper bound ever selects on it.
+    final = index == len(ctx.cfg.strategy.stages) - 1
     for epoch in range(start_epoch, stage_cfg.epochs):
         frozen = state.frozen = epoch < stage_cfg.unfreeze_after
         train = train_one_epoch(
@@ -184,10 +189,17 @@ def run_stage(
             "val_acc": val["acc"],
             "frozen": frozen,
         }
+        if final:
+            tested = evaluate(
+                state.eval_model, domain.test, ctx.device, state.eval_batch_size, state.criterion
+            )
+            entry["test_acc"] = tested["acc"]
         ctx.record["history"].append(entry)
         if val["acc"] > best[0]:
             best = (val["acc"], epoch + 1)
             _save(ctx, ctx.ckpt_dir / "best.pt", state, name, index, epoch + 1, best)
+            if final:  # the selected weights' test pass: the final report reuses it
+                ctx.best_test_logits = tested["logits"]
         summary.update(
             best_epoch=best[1],
             best_val_acc=best[0],
