@@ -18,7 +18,9 @@
 #   UNKNOWN and a job killed before writing its result (scancel, time limit) never ends;
 # - AuthInfo cred_expire=10 and a 1-2 s scheduler: a requeued job starts again in seconds, not
 #   after ~2.5 min;
-# - EnforcePartLimits=ALL: an impossible request fails at submit instead of pending forever.
+# - EnforcePartLimits=ALL: an impossible request fails at submit instead of pending forever;
+# - KillWait=2: a requeued or cancelled job is sent SIGCONT and SIGTERM (which submitit ignores),
+#   then SIGKILL 2 s later instead of 30: the tests' requeued job is killed mid-run.
 set -euo pipefail
 
 STATE=${FT_SLURM_DIR:-/tmp/fashion-transfer-slurm}
@@ -108,7 +110,7 @@ SelectTypeParameters=CR_Core
 SchedulerParameters=bf_interval=1,sched_interval=2
 EnforcePartLimits=ALL
 ReturnToService=2
-KillWait=5
+KillWait=2
 AccountingStorageType=accounting_storage/slurmdbd
 AccountingStorageHost=127.0.0.1
 AccountingStoragePort=$DBD_PORT
