@@ -20,7 +20,7 @@
 #   after ~2.5 min;
 # - EnforcePartLimits=ALL: an impossible request fails at submit instead of pending forever;
 # - KillWait=2: a requeued or cancelled job is sent SIGCONT and SIGTERM (which submitit ignores),
-#   then SIGKILL 2 s later instead of 30: the tests' requeued job is killed mid-run.
+#   then SIGKILL 2 s later instead of 30 (measured: the task still ran ~4.5 s after SIGTERM).
 set -euo pipefail
 
 STATE=${FT_SLURM_DIR:-/tmp/fashion-transfer-slurm}
