@@ -13,11 +13,13 @@ are found by their metrics.json and matched by the strategy and seed recorded th
 from __future__ import annotations
 
 import contextlib
+import json
 import os
 import re
 import shutil
 import signal
 import subprocess
+import sys
 import time
 from pathlib import Path
 
@@ -127,6 +129,20 @@ def _runs(helpers, sweep: Path) -> dict[tuple[str, int], dict]:
         assert key not in runs, f"two run folders for {key}"
         runs[key] = metrics
     return runs
+
+
+def _status(sweep: Path, env: dict) -> dict:
+    """`python -m fashion_transfer.status --json SWEEP`: the sweep as the status command sees it."""
+    done = subprocess.run(
+        [sys.executable, "-m", "fashion_transfer.status", "--json", str(sweep)],
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+    assert done.returncode == 0, done.stderr
+    (found,) = json.loads(done.stdout)["sweeps"]
+    return found
 
 
 def _job_ids(sweep: Path) -> list[str]:
@@ -271,6 +287,11 @@ def test_a_five_strategy_sweep_completes_on_slurm_with_the_local_numbers(
     assert {job: _final_state(job, launch.env) for job in jobs} == {
         job: ["COMPLETED"] for job in jobs
     }
+    status = _status(sweeps["slurm"], launch.env)
+    assert sorted((j["strategy"], j["seed"], j["state"]) for j in status["jobs"]) == [
+        (strategy, seed, "completed") for strategy, seed in sorted(got)
+    ]
+    assert status["resume_commands"] == []
 
 
 def _pinned_until_killed(pid: int, timeout: float) -> None:
@@ -288,8 +309,10 @@ def _pinned_until_killed(pid: int, timeout: float) -> None:
 def test_a_requeued_job_resumes_from_its_checkpoint_to_the_same_numbers(
     launch, tiny_synth, tmp_path, helpers, long_reference
 ):
-    """`scontrol requeue` (what an admin or a pre-empting partition does) kills the running job
-    and puts it back in the queue; it starts again with the same overrides, in the same folder."""
+    """`scontrol requeuehold` (a requeue, as an admin or a pre-empting partition does, held in the
+    queue until released) kills the running job; released, it starts again with the same
+    overrides, in the same folder. The status command reports it running, then interrupted with
+    its resume point and a relaunch through Slurm, then completed."""
     env, sweep = launch.env, tmp_path / "sweep"
     master = launch(
         sweep,
@@ -300,13 +323,28 @@ def test_a_requeued_job_resumes_from_its_checkpoint_to_the_same_numbers(
     )
     task, run, before = _stopped_after_a_checkpoint(helpers, master, sweep)
     (job,) = _job_ids(sweep)
-    subprocess.run(["scontrol", "requeue", job], env=env, check=True, timeout=60)
+    (seen,) = _status(sweep, env)["jobs"]
+    assert seen["state"] == "running", seen  # stopped, its process still holds the run lock
+    # requeuehold: requeued and held in the queue, so the status command sees it between attempts
+    subprocess.run(["scontrol", "requeuehold", job], env=env, check=True, timeout=60)
     _pinned_until_killed(task, timeout=120)
+    between = _status(sweep, env)
+    (seen,) = between["jobs"]
+    assert seen["state"] == "interrupted", seen
+    resume_point = (seen["resume_from"]["stage"], seen["resume_from"]["epoch"])
+    assert resume_point in EPOCHS[len(before) - 1 : len(before) + 1], (seen, len(before))
+    # Its relaunch command goes back through Slurm with the same launcher settings, same folder.
+    (relaunch,) = between["resume_commands"]
+    for part in ("hydra/launcher=submitit_slurm", *ON_THIS_NODE, f"hydra.sweep.dir={sweep}"):
+        assert part in relaunch.split(), (part, relaunch)
+    subprocess.run(["scontrol", "release", job], env=env, check=True, timeout=60)
     _finish(master)
 
-    _check_resumed(helpers, run, before, long_reference.get())
+    after = _check_resumed(helpers, run, before, long_reference.get())
     assert _final_state(job, env) == ["REQUEUED", "COMPLETED"]
     assert len(list(sweep.glob("*/metrics.json"))) == 1
+    (seen,) = _status(sweep, env)["jobs"]
+    assert seen["state"] == "completed" and seen["wall_time_s"] == after["wall_time_s"], seen
 
 
 def _held_until_signalled(pid: int, signum: int, timeout: float) -> None:
