@@ -5,12 +5,14 @@
 #   scripts/slurm/cluster.sh start     munge, MariaDB, slurmdbd, slurmctld, slurmd (idempotent)
 #   scripts/slurm/cluster.sh status    which daemons run; exit 0 only when all five do
 #   scripts/slurm/cluster.sh stop      stop every daemon this script started, by its PID file
-#   scripts/slurm/cluster.sh env       the line to eval for sbatch/squeue/sacct: SLURM_CONF=...
+#   scripts/slurm/cluster.sh env       SLURM_CONF=... for sbatch/squeue/sacct:
+#                                      eval "export $(scripts/slurm/cluster.sh env)"
 #
 # Everything lives under $FT_SLURM_DIR (default /tmp/fashion-transfer-slurm): configs, PID files,
-# logs and the database; munge listens at its default socket in /run/munge; nothing under /etc is written, and daemons it did not
-# start are never stopped. Clients find the cluster through SLURM_CONF (see `env`). Root only: the
-# daemons run as root (SlurmUser=root), munged as the munge user.
+# logs and the database; ports from $FT_SLURM_PORT_BASE (default 16817) up. munge listens at its
+# default socket in /run/munge (Slurm's clients look there), and one already answering is used,
+# never stopped. Nothing under /etc is written. Clients find the cluster through SLURM_CONF (see
+# `env`). Root only: the daemons run as root (SlurmUser=root), munged as the munge user.
 #
 # Why these settings (measured on Debian 12, Slurm 22.05.8, no systemd and no cgroups):
 # - proctrack/linuxproc, task/none, jobacct_gather/none: no cgroup plugins;
