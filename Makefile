@@ -17,7 +17,7 @@ LATEST_DEMO = $(lastword $(sort $(wildcard multirun/demo_*)))
 ARGS ?=
 
 .DEFAULT_GOAL := help
-.PHONY: help install test test-fast lint format baseline synth demo demo-readme bench bench-quick gpu-check status clean
+.PHONY: help install test test-fast test-slurm lint format baseline synth demo demo-readme bench bench-quick gpu-check status clean
 
 help: ## List the targets
 	@grep -E '^[a-zA-Z_-]+:.*?## ' $(MAKEFILE_LIST) | awk -F ':.*?## ' '{printf "  \033[36m%-10s\033[0m %s\n", $$1, $$2}'
@@ -30,11 +30,14 @@ $(STAMP): pyproject.toml
 
 install: $(STAMP) ## Make .venv and install the suite with its dev tools and Hydra launchers
 
-test: $(STAMP) ## Run every test: fast ones and the slow end-to-end sweeps
-	$(PY) -m pytest -m "slow or not slow" $(ARGS)
+test: $(STAMP) ## Run every test but the Slurm ones: fast ones and the slow end-to-end sweeps
+	$(PY) -m pytest -m "not slurm" $(ARGS)
 
 test-fast: $(STAMP) ## Run the fast tests only (a few minutes)
 	$(PY) -m pytest $(ARGS)
+
+test-slurm: $(STAMP) ## Slurm tests on a local cluster they install and start (root, apt-get; 4-7 min)
+	$(PY) -m pytest -m slurm $(ARGS)
 
 lint: $(STAMP) ## ruff check and format check
 	$(VENV)/bin/ruff check src tests

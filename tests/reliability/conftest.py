@@ -81,7 +81,7 @@ def history_len(run_dir: Path) -> int:
         return 0
 
 
-@pytest.fixture
+@pytest.fixture(scope="session")
 def helpers():
     """The module-level helpers above, for tests (conftest modules are not importable)."""
 
