@@ -172,9 +172,16 @@ def _check_root(cfg: DictConfig, slot: str) -> None:
 def _check_layout(cfg: DictConfig, slot: str, scored_only: str | None) -> None:
     """The files the slot's loader will read are there: a missing one fails now, not after
     the epochs before it is read. Each loader's module has `check_layout(root, ...)`."""
-    _check_root(cfg, slot)
     data = cfg[slot]
     target = str(data.get("_target_", ""))
+    try:
+        _check_root(cfg, slot)
+    except ConfigError as exc:
+        if scored_only:
+            raise ConfigError(
+                f"{exc}; or {scored_only}=false to train without that score"
+            ) from None
+        raise
     if not target or not data.get("root"):
         return
     check = getattr(importlib.import_module(target.rsplit(".", 1)[0]), "check_layout", None)

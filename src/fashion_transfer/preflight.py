@@ -13,11 +13,13 @@ import difflib
 from collections.abc import Sequence
 from pathlib import Path
 
+from hydra.types import RunMode
 from omegaconf import DictConfig, open_dict
 
 from fashion_transfer.config_check import check_config, check_group_choices
 from fashion_transfer.errors import ConfigError
 from fashion_transfer.jobs import expand_sweep
+from fashion_transfer.training.run_lock import check_owned
 
 MULTIRUN = ("-m", "--multirun")
 # Hydra flags after which the command does not train (help, printing the config, ...): left to it.
@@ -69,9 +71,16 @@ def _compose(conf_dir: Path, overrides: list[str]) -> DictConfig:
     except (HydraException, OmegaConfBaseException) as exc:
         raise ConfigError(_one_line_compose_error(exc, conf_dir)) from None
     HydraConfig.instance().set_config(cfg)
+    if cfg.hydra.mode != RunMode.MULTIRUN and overrides_has_run_dir(overrides):
+        # Hydra writes .hydra/ and its log into the run folder before any job code runs.
+        check_owned(Path(str(cfg.hydra.run.dir)).resolve())
     with open_dict(cfg):
         del cfg["hydra"]
     return cfg
+
+
+def overrides_has_run_dir(overrides: Sequence[str]) -> bool:
+    return any(o.startswith("hydra.run.dir=") for o in overrides)
 
 
 def _one_line_compose_error(exc: Exception, conf_dir: Path) -> str:

@@ -41,9 +41,9 @@ def is_marked(run_dir: Path) -> bool:
     return (run_dir / MARKER).is_file()
 
 
-def claim(run_dir: Path) -> None:
-    """Mark `run_dir` as the suite's, or refuse when it already holds files the suite did not write."""
-    if is_marked(run_dir):
+def check_owned(run_dir: Path) -> None:
+    """Refuse, writing nothing, a folder that holds results the suite did not write."""
+    if not run_dir.is_dir() or is_marked(run_dir):
         return
     foreign = [name for name in OWNED if (run_dir / name).exists()]
     if foreign:
@@ -52,6 +52,13 @@ def claim(run_dir: Path) -> None:
             f"{run_dir} holds {listed} that fashion-transfer did not write (no {MARKER}); "
             "nothing was changed: give the run a new folder with hydra.run.dir=NEW_DIR"
         )
+
+
+def claim(run_dir: Path) -> None:
+    """Mark `run_dir` as the suite's, or refuse when it already holds files the suite did not write."""
+    check_owned(run_dir)
+    if is_marked(run_dir):
+        return
     info = {"created": time.strftime("%Y-%m-%dT%H:%M:%S"), "host": socket.gethostname()}
     (run_dir / MARKER).write_text(json.dumps(info) + "\n")
 
