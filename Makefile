@@ -36,7 +36,7 @@ test: $(STAMP) ## Run every test but the Slurm ones: fast ones and the slow end-
 test-fast: $(STAMP) ## Run the fast tests only (a few minutes)
 	$(PY) -m pytest $(ARGS)
 
-test-slurm: $(STAMP) ## Slurm tests on a local cluster they install and start (root, apt-get; 4-7 min)
+test-slurm: $(STAMP) ## Slurm tests on a local cluster they install and start (root, apt-get; 4-9 min)
 	$(PY) -m pytest -m slurm $(ARGS)
 
 lint: $(STAMP) ## ruff check and format check
