@@ -54,7 +54,8 @@ class Section:
             for row in self.rows
         )
         table = (
-            f'<table id="{self.table_id}"><thead><tr>{head}</tr></thead><tbody>{body}</tbody></table>'
+            f'<div class="table-scroll"><table id="{self.table_id}"><thead><tr>{head}</tr></thead>'
+            f"<tbody>{body}</tbody></table></div>"  # report.CSS: scrolls where wider than the page
             if self.rows
             else ""
         )
