@@ -39,6 +39,7 @@ def analyze(
         report_compare,
         selection,
         stats,
+        tuning,
         wandb_source,
     )
 
@@ -49,6 +50,11 @@ def analyze(
     try:
         out.mkdir(parents=True, exist_ok=True)
         collect.write_csv(frame, out / "results.csv")
+        # A tuning study: every later output sees only the selected trials (analysis/tuning.py).
+        all_runs, tuned = frame, tuning.select(frame)
+        if not tuned.empty:
+            tuning.write_csv(tuned, out / "tuning.csv")
+            frame = tuning.selected_runs(all_runs, tuned)
         table = stats.summarise(frame)
         stats.long_form(table).to_csv(out / "summary.csv", index=False)
         compared = comparisons.compare(frame)
@@ -57,7 +63,11 @@ def analyze(
         selected.to_csv(out / "selection.csv", index=False)
         drawn = figures.make_figures(frame, out)
         drawn += figures_compare.make_compare_figures(frame, compared, out)
-        sections = [
+        sections = []
+        if not tuned.empty:
+            drawn.append(tuning.trial_spread_figure(all_runs, tuned, out))
+            sections.append(tuning.tuning_section(tuned))
+        sections += [
             report_compare.comparison_section(compared),
             report_compare.selection_section(selected),
         ]

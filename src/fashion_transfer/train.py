@@ -22,11 +22,13 @@ from fashion_transfer.errors import TrainingFailed, UserError
 from fashion_transfer.jobs import resolve_job_dirname
 from fashion_transfer.preflight import check_command_line
 from fashion_transfer.training.run import run_strategy
+from fashion_transfer.tuning.space import register_resolver
 
 log = logging.getLogger("fashion_transfer")
 CONF_DIR = Path(__file__).resolve().parents[2] / "conf"
 # conf/config.yaml names sweep job folders with it; registered before Hydra composes.
 OmegaConf.register_new_resolver("ft_job_dir", resolve_job_dirname, replace=True)
+register_resolver()  # ${ft_trial:NAME}: experiment=tune's drawn hyperparameters
 
 
 def _multirun() -> bool:

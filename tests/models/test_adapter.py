@@ -1,4 +1,5 @@
-"""FashionAdapter: gray replication at init, the RGB bypass, freezing, and Hydra composition."""
+"""FashionAdapter: gray replication at init, the RGB bypass, freezing, Hydra composition, and the
+timm gray-stem variant."""
 
 from __future__ import annotations
 
@@ -10,10 +11,13 @@ import torch
 import torch.nn.functional as F
 from hydra import compose, initialize_config_dir
 from hydra.utils import instantiate
+from timm.models import adapt_input_conv
 
-from fashion_transfer.models.adapter import FashionAdapter, resize
+from fashion_transfer.errors import ConfigError
+from fashion_transfer.models.adapter import FashionAdapter, resize, to_gray
 from fashion_transfer.models.backbone import TimmClassifier
 from fashion_transfer.models.freeze import backbone_frozen, set_backbone_trainable
+from fashion_transfer.models.weights import create_efficientnet_lite0
 
 CONF = Path(__file__).resolve().parents[2] / "conf" / "model"
 R = 32
@@ -157,3 +161,42 @@ def test_adapter_config_builds_its_backbone_with_the_same_classes(
     assert model(torch.rand(2, 1, 28, 28)).shape == (2, 6)
     # the same node also builds the non-adapter strategies' model
     assert instantiate(cfg.backbone, num_classes=3).num_classes == 3
+
+
+def test_timm_stem_builds_a_gray_backbone_and_takes_both_inputs() -> None:
+    torch.manual_seed(0)
+    cfg = {"_target_": "fashion_transfer.models.backbone.TimmClassifier", "name": "test_resnet"}
+    model = FashionAdapter({**cfg, "resolution": R}, num_classes=5, input_adapter="timm_stem")
+    assert model.mix is None and model.input_channels == 1
+    assert model.backbone.model.conv1[0].weight.shape[1] == 1  # timm built it with in_chans=1
+    assert model.backbone.mean.shape == (1, 1, 1, 1)
+    rgb = torch.rand(2, 3, 2 * R, 2 * R)
+    assert torch.allclose(model.adapt(rgb), resize(to_gray(rgb), R))
+    gray = torch.rand(2, 1, 28, 28)
+    assert torch.equal(model.adapt(gray), resize(gray, R))
+    assert model(gray).shape == model(rgb).shape == (2, 5)
+    assert_partition(model)
+    with pytest.raises(ConfigError, match="model.input_adapter=rgb"):
+        FashionAdapter({**cfg, "resolution": R}, num_classes=5, input_adapter="rgb")
+    with pytest.raises(ConfigError, match="1 input channels, got 3"):
+        FashionAdapter(TimmClassifier(5, name="test_resnet"), input_adapter="timm_stem")
+
+
+def test_timm_stem_pretrained_is_timms_summed_rgb_stem() -> None:
+    rgb = create_efficientnet_lite0(4, pretrained=True, resolution=R).model.conv_stem.weight
+    model = FashionAdapter(
+        {
+            "_target_": "fashion_transfer.models.weights.create_efficientnet_lite0",
+            "pretrained": True,
+        },
+        num_classes=4,
+        resolution=R,
+        input_adapter="timm_stem",
+    )
+    stem = model.backbone.model.conv_stem.weight
+    assert stem.shape == (32, 1, 3, 3)
+    assert torch.equal(stem, adapt_input_conv(1, rgb.detach()))
+    assert torch.allclose(stem, rgb.sum(1, keepdim=True))
+    # every other tensor is the RGB model's, so only the stem differs
+    other = create_efficientnet_lite0(4, pretrained=True).model.blocks[0][0].conv_dw.weight
+    assert torch.equal(model.backbone.model.blocks[0][0].conv_dw.weight, other)

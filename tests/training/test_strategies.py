@@ -19,11 +19,19 @@ STRATEGIES = [
 ]
 
 
-@pytest.mark.parametrize("strategy", STRATEGIES)
-def test_strategy_end_to_end(strategy, make_cfg, tiny_synth, tmp_path):
+@pytest.mark.parametrize(
+    ("strategy", "extra"),
+    [(s, ()) for s in STRATEGIES]
+    + [(s, ("model.input_adapter=timm_stem",)) for s in STRATEGIES if s.startswith("adapter")],
+)
+def test_strategy_end_to_end(strategy, extra, make_cfg, tiny_synth, tmp_path):
     run_dir = tmp_path / strategy
     cfg = make_cfg(
-        "experiment=smoke", f"strategy={strategy}", f"paths.synth_dir={tiny_synth}", run_dir=run_dir
+        "experiment=smoke",
+        f"strategy={strategy}",
+        f"paths.synth_dir={tiny_synth}",
+        *extra,
+        run_dir=run_dir,
     )
     train(cfg)
     m = json.loads((run_dir / "metrics.json").read_text())
@@ -47,6 +55,7 @@ def test_strategy_end_to_end(strategy, make_cfg, tiny_synth, tmp_path):
         assert 0 <= m["source_test_acc"] <= 1
         assert (run_dir / "checkpoints" / "stage_source_best.pt").exists()
         assert m["model"] == "FashionAdapter"
+        assert m["input_adapter"] == ("timm_stem" if extra else "learned")
     assert m["pretrained"] is strategy.endswith(("imagenet", "pretrained"))
     with __import__("numpy").load(run_dir / "samples.npz") as s:
         assert s[f"{stages[-1]}_images"].dtype.name == "uint8"

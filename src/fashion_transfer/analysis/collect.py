@@ -48,6 +48,9 @@ IDENTITY_COLUMNS = [
     "model",
     "backbone",
     "pretrained",
+    "input_adapter",
+    "tune_seed",
+    "tune_trial",
 ]
 METRIC_COLUMNS = [
     "source_test_acc",
@@ -90,7 +93,7 @@ CSV_COLUMNS = [
     *TRACE_COLUMNS,
 ]
 #: Nested fields kept in the DataFrame for the figures but not written to the CSV.
-OBJECT_COLUMNS = ["history", "stages", "shared_classes", "shared_confusion", "config"]
+OBJECT_COLUMNS = ["history", "stages", "shared_classes", "shared_confusion", "config", "tune"]
 
 NO_METRICS = "no metrics.json (killed before the first epoch?)"
 RUNNING = "status running: incomplete (killed?)"
@@ -185,6 +188,9 @@ def build_row(
     for key in [*IDENTITY_COLUMNS, *METRIC_COLUMNS, *TRACE_COLUMNS, *OBJECT_COLUMNS]:
         if metrics is not None and key in metrics:
             row[key] = metrics[key]
+    tune = (metrics or {}).get("tune")
+    if isinstance(tune, Mapping):  # a trial of experiment=tune (analysis.tuning selects them)
+        row["tune_seed"], row["tune_trial"] = tune.get("seed"), tune.get("trial")
     by_background = (metrics or {}).get("zero_shot_by_background") or {}
     for name, score in by_background.items():
         if name in BACKGROUNDS and isinstance(score, Mapping):

@@ -18,6 +18,7 @@ import pandas as pd
 import yaml
 
 from fashion_transfer.analysis import stats
+from fashion_transfer.analysis.collect import OBJECT_COLUMNS
 from fashion_transfer.analysis.figures import FigureOutput, domain_label
 
 COLUMNS = [  # (metric, header); wall time is in seconds, everything else in percent
@@ -211,9 +212,7 @@ def write_report_html(
     commit_text = ", ".join(commits) if commits else "unknown (no run recorded git_commit)"
     if len(commits) > 1:
         commit_text = f"runs come from {len(commits)} different commits: {commit_text}"
-    csv_rows = frame.drop(
-        columns=["config", "history", "stages", "shared_classes", "shared_confusion"]
-    )
+    csv_rows = frame.drop(columns=[c for c in OBJECT_COLUMNS if c in frame])
     body = [
         f"<h1>{html.escape(title)}</h1>",
         f'<p class="note">Generated {datetime.now(UTC):%Y-%m-%d %H:%M UTC} from '

@@ -38,6 +38,7 @@ VARIANT_KEYS = [
     "target_fmnist_background",
     "backbone",
     "pretrained",
+    "input_adapter",
     "train_fraction",
 ]
 STRATEGY_ORDER = [

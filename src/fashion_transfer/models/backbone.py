@@ -46,6 +46,7 @@ class TimmClassifier(BackboneFreezing, nn.Module):
         std: Sequence[float] | None = None,
         channels_last: bool = False,
         drop_rate: float = 0.0,
+        in_chans: int = 3,
     ) -> None:
         """Build `name` from timm with a `num_classes` head.
 
@@ -58,6 +59,9 @@ class TimmClassifier(BackboneFreezing, nn.Module):
             mean, std: per-channel normalisation of [0, 1] input; None = timm's for `name`.
             channels_last: run the network in channels-last memory format (faster on CPU).
             drop_rate: dropout before the classifier.
+            in_chans: input channels, 3 (RGB) or 1 (gray: timm sums a pretrained stem's RGB
+                filters, `timm.models.adapt_input_conv`; the normalisation is the mean of the
+                three per-channel values).
         """
         super().__init__()
         default_mean, default_std = default_normalisation(name)
@@ -65,13 +69,20 @@ class TimmClassifier(BackboneFreezing, nn.Module):
         std = tuple(std) if std is not None else default_std
         if len(mean) != 3 or len(std) != 3:
             raise ConfigError(f"model.mean/model.std need 3 values for RGB; got {mean} / {std}")
+        if in_chans not in (1, 3):
+            raise ConfigError(f"in_chans={in_chans}: TimmClassifier takes 1 (gray) or 3 (RGB)")
+        if in_chans == 1:
+            mean, std = (sum(mean) / 3,), (sum(std) / 3,)
         self.name = name
         self.input_size = int(resolution)
+        self.input_channels = int(in_chans)
+        self.accepts_channels = (self.input_channels,)
         self.channels_last = bool(channels_last)
-        self.register_buffer("mean", torch.tensor(mean, dtype=torch.float32).view(1, 3, 1, 1))
-        self.register_buffer("std", torch.tensor(std, dtype=torch.float32).view(1, 3, 1, 1))
+        shape = (1, in_chans, 1, 1)
+        self.register_buffer("mean", torch.tensor(mean, dtype=torch.float32).view(shape))
+        self.register_buffer("std", torch.tensor(std, dtype=torch.float32).view(shape))
         self.model = create_timm_model(
-            name, num_classes, pretrained, pretrained_file, drop_rate=drop_rate
+            name, num_classes, pretrained, pretrained_file, drop_rate=drop_rate, in_chans=in_chans
         )
         if self.channels_last:
             self.model.to(memory_format=torch.channels_last)
@@ -92,7 +103,7 @@ class TimmClassifier(BackboneFreezing, nn.Module):
         return x.contiguous(memory_format=torch.channels_last) if self.channels_last else x
 
     def forward_features(self, x: torch.Tensor) -> torch.Tensor:
-        """Pooled features (B, F) of float [0, 1] input (B, 3, H, W)."""
+        """Pooled features (B, F) of float [0, 1] input (B, input_channels, H, W)."""
         return self.model.forward_head(
             self.model.forward_features(self.normalise(x)), pre_logits=True
         )

@@ -14,6 +14,7 @@ from collections.abc import Collection, Mapping, Sequence
 from pathlib import Path
 
 import torch
+from timm.models import adapt_input_conv
 from torch import nn
 
 from fashion_transfer.errors import ConfigError
@@ -78,14 +79,23 @@ def map_lite0_state(
     return mapped
 
 
+STEM_KEY = "_conv_stem.weight"
+"""The packaged checkpoint's first convolution (timm's `conv_stem.weight`)."""
+
+
 def load_lite0_imagenet(model: nn.Module, head: bool = False) -> None:
     """Load the packaged ImageNet-1k weights into timm's tf_efficientnet_lite0.
 
     The ImageNet classifier is left out, so the task keeps its own freshly initialised head;
-    `head=True` loads it too (a 1000-way model, for checking ImageNet predictions).
+    `head=True` loads it too (a 1000-way model, for checking ImageNet predictions). A model built
+    with another number of input channels gets the RGB stem adapted by timm's own
+    `adapt_input_conv` (for one channel: the three filters summed), as timm does for hub weights.
     """
     source = torch.load(lite0_file(), map_location="cpu", weights_only=True)
     target = model.state_dict()
+    in_chans = target["conv_stem.weight"].shape[1]
+    if in_chans != source[STEM_KEY].shape[1]:
+        source = {**source, STEM_KEY: adapt_input_conv(in_chans, source[STEM_KEY])}
     head_keys = classifier_keys(model)
     state = map_lite0_state(source, target, head_keys)
     if not head:
@@ -108,10 +118,12 @@ def create_efficientnet_lite0(
     std: Sequence[float] = LITE0_STD,
     channels_last: bool = False,
     drop_rate: float = 0.0,
+    in_chans: int = 3,
 ) -> TimmClassifier:
     """timm's tf_efficientnet_lite0 as a TimmClassifier; `pretrained` = the packaged ImageNet weights.
 
-    Works offline: no hub access ever, random init when `pretrained` is false.
+    Works offline: no hub access ever, random init when `pretrained` is false. `in_chans=1`
+    builds a gray model whose pretrained stem is the RGB filters summed (`load_lite0_imagenet`).
     """
     classifier = TimmClassifier(
         num_classes,
@@ -122,6 +134,7 @@ def create_efficientnet_lite0(
         std=std,
         channels_last=channels_last,
         drop_rate=drop_rate,
+        in_chans=in_chans,
     )
     if pretrained:
         load_lite0_imagenet(classifier.model)

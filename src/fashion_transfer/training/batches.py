@@ -14,6 +14,7 @@ import torch
 import torch.nn.functional as F
 
 from fashion_transfer.data.base import Split
+from fashion_transfer.models.adapter import to_gray
 
 
 def batch_order(
@@ -174,7 +175,7 @@ def fit_input(x: torch.Tensor, channels: int, size: int) -> torch.Tensor:
     if x.shape[1] == 1 and channels == 3:
         x = x.expand(-1, 3, -1, -1)
     elif x.shape[1] == 3 and channels == 1:
-        x = (x * torch.tensor([0.299, 0.587, 0.114], device=x.device).view(1, 3, 1, 1)).sum(1, True)
+        x = to_gray(x)
     if x.shape[-1] != size or x.shape[-2] != size:
         x = F.interpolate(
             x, size=(size, size), mode="bilinear", antialias=True, align_corners=False

@@ -22,6 +22,7 @@ from fashion_transfer.training.predictions import write_predictions
 from fashion_transfer.training.resume import keep_hydra_config, prepare_run_dir
 from fashion_transfer.training.run_lock import claim, hold
 from fashion_transfer.training.stages import RunContext, epoch_seed, run_stage
+from fashion_transfer.tuning.space import applies, draw_trial
 from fashion_transfer.utils import build, git_commit, pick_device, seed_everything
 
 log = logging.getLogger(__name__)
@@ -52,6 +53,21 @@ def _fmnist_background(cfg: DictConfig, slot: str) -> str | None:
         return None
     zero_shot = slot == "target" and list(cfg.strategy.stages.values())[-1].data == "source"
     return data.fmnist_background if zero_shot or data.get("view") == "fmnist" else None
+
+
+def _tune_record(cfg: DictConfig) -> dict | None:
+    """The trial of a tuning study (experiment=tune): index, trial seed, the hyperparameters this
+    strategy has and their search space, so the analysis selects and flags edges from the run."""
+    if OmegaConf.select(cfg, "tune.space") is None:
+        return None
+    space = OmegaConf.to_container(cfg.tune.space, resolve=True)
+    name = cfg.strategy.name
+    return {
+        "seed": int(cfg.tune.seed),
+        "trial": int(cfg.tune.trial),
+        "hparams": draw_trial(space, cfg.tune.seed, cfg.tune.trial, name),
+        "space": {k: v for k, v in space.items() if applies(v, name)},
+    }
 
 
 def _new_record(cfg: DictConfig, run_dir: Path, group: str) -> dict:
@@ -85,6 +101,8 @@ def _new_record(cfg: DictConfig, run_dir: Path, group: str) -> dict:
             OmegaConf.select(cfg, "model.pretrained", default=False)
             or OmegaConf.select(cfg, "model.backbone.pretrained", default=False)
         ),
+        "input_adapter": OmegaConf.select(cfg, "model.input_adapter", default=None),
+        "tune": _tune_record(cfg),  # experiment=tune: this trial's hyperparameters and space
         "params": None,
         "device": None,
         "wall_time_s": 0.0,

@@ -1,0 +1,1 @@
+"""Equal-effort tuning: trials drawn reproducibly from a declared search space (no torch import)."""
