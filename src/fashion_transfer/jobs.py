@@ -29,17 +29,19 @@ def is_free(key: str) -> bool:
     return parts[0] in FREE_TOP or parts[-1] in FREE_LEAF
 
 
+def flat(tree: Any, prefix: str = "") -> dict[str, Any]:
+    """A nested config as `{"a.b.c": value}`."""
+    if isinstance(tree, dict):
+        out: dict[str, Any] = {}
+        for key, value in tree.items():
+            out.update(flat(value, f"{prefix}{key}."))
+        return out
+    return {prefix[:-1]: tree}
+
+
 def settings_key(config: dict[str, Any]) -> str:
     """A digest of what a run computes: its config less the free keys. Equal digests mean the
     same experiment (same strategy, seed and settings), wherever and whenever it ran."""
-
-    def flat(tree: Any, prefix: str = "") -> dict[str, Any]:
-        if isinstance(tree, dict):
-            out: dict[str, Any] = {}
-            for key, value in tree.items():
-                out.update(flat(value, f"{prefix}{key}."))
-            return out
-        return {prefix[:-1]: tree}
 
     kept = {k: v for k, v in flat(config).items() if not is_free(k)}
     return hashlib.sha1(json.dumps(kept, sort_keys=True, default=str).encode()).hexdigest()

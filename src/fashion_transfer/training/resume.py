@@ -24,12 +24,11 @@ import logging
 import shutil
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
 
 from omegaconf import DictConfig
 
 from fashion_transfer.errors import ConfigError
-from fashion_transfer.jobs import is_free
+from fashion_transfer.jobs import flat, is_free
 from fashion_transfer.tracking.wandb_run import STEP_FILE
 from fashion_transfer.training.checkpoint import load_checkpoint, remove_partial_files
 from fashion_transfer.training.run_lock import claim
@@ -56,18 +55,9 @@ def read_record(run_dir: Path) -> dict | None:
         return None
 
 
-def _flat(tree: Any, prefix: str = "") -> dict[str, Any]:
-    if isinstance(tree, dict):
-        out: dict[str, Any] = {}
-        for key, value in tree.items():
-            out.update(_flat(value, f"{prefix}{key}."))
-        return out
-    return {prefix[:-1]: tree}
-
-
 def config_changes(old: dict, new: dict) -> list[str]:
     """`key: old -> new` for every setting that makes `new` another experiment than `old`."""
-    a, b = _flat(old), _flat(new)
+    a, b = flat(old), flat(new)
     changed = []
     for key in sorted(a.keys() | b.keys()):
         if is_free(key):  # where things are, how they are shown: the same experiment
