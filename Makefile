@@ -14,10 +14,14 @@ DEMO_JOBS ?= 2
 DEMO_LAUNCH = hydra/launcher=joblib hydra.launcher.n_jobs=$(DEMO_JOBS) \
 	train.threads=$$(( ($$(nproc) + $(DEMO_JOBS) - 1) / $(DEMO_JOBS) ))
 LATEST_DEMO = $(lastword $(sort $(wildcard multirun/demo_*)))
+TUNE_TRIALS ?= 4
+TUNE_SEEDS ?= 0
+TUNE_SWEEP ?= multirun/tune_demo_$(shell date +%Y-%m-%d_%H-%M-%S)
+LATEST_TUNE = $(lastword $(sort $(wildcard multirun/tune_demo_*)))
 ARGS ?=
 
 .DEFAULT_GOAL := help
-.PHONY: help install test test-fast test-slurm lint format baseline synth demo demo-readme bench bench-quick gpu-check status clean
+.PHONY: help install test test-fast test-slurm lint format baseline synth demo demo-readme tune-demo tune-readme bench bench-quick gpu-check status clean
 
 help: ## List the targets
 	@grep -E '^[a-zA-Z_-]+:.*?## ' $(MAKEFILE_LIST) | awk -F ':.*?## ' '{printf "  \033[36m%-10s\033[0m %s\n", $$1, $$2}'
@@ -72,6 +76,25 @@ demo-readme: SWEEP = $(LATEST_DEMO)
 demo-readme: $(STAMP) ## Rewrite the README's demo section from a demo's analysis (SWEEP=, default: newest)
 	@test -n "$(SWEEP)" || { echo "error: no multirun/demo_* folder: run make demo first, or pass SWEEP=DIR" >&2; exit 2; }
 	$(PY) -m fashion_transfer.analysis.readme_demo $(SWEEP) --command "make demo DEMO_SEEDS=$(DEMO_SEEDS)"
+
+tune-demo: synth ## Equal-effort tuning on FashionSynth: 5 strategies + 2 gray-stem variants x TUNE_TRIALS (4) x TUNE_SEEDS (0)
+	@mkdir -p $(TUNE_SWEEP) && date +%s > $(TUNE_SWEEP)/demo_started_s
+	$(PY) -m fashion_transfer.train -m experiment=tune_demo 'strategy=glob(*)' \
+		'tune.trial=range(0,$(TUNE_TRIALS))' seed=$(TUNE_SEEDS) paths.synth_dir=$(SYNTH) \
+		hydra.sweep.dir=$(TUNE_SWEEP)/learned $(DEMO_LAUNCH) $(ARGS)
+	@# The free baseline of the learned 1->3 adapter: timm's gray stem, the same trials.
+	$(PY) -m fashion_transfer.train -m experiment=tune_demo strategy=adapter_scratch,adapter_pretrained \
+		model.input_adapter=timm_stem 'tune.trial=range(0,$(TUNE_TRIALS))' seed=$(TUNE_SEEDS) \
+		paths.synth_dir=$(SYNTH) hydra.sweep.dir=$(TUNE_SWEEP)/timm_stem $(DEMO_LAUNCH) $(ARGS)
+	$(PY) -m fashion_transfer.analyze $(TUNE_SWEEP)
+	@echo $$(( $$(date +%s) - $$(cat $(TUNE_SWEEP)/demo_started_s) )) > $(TUNE_SWEEP)/demo_wall_s
+	@echo "tune-demo: $$(cat $(TUNE_SWEEP)/demo_wall_s) s wall (training and analysis); make tune-readme SWEEP=$(TUNE_SWEEP)"
+
+tune-readme: SWEEP = $(LATEST_TUNE)
+tune-readme: $(STAMP) ## Rewrite the README's tuning outcome from a tune-demo's analysis (SWEEP=, default: newest)
+	@test -n "$(SWEEP)" || { echo "error: no multirun/tune_demo_* folder: run make tune-demo first, or pass SWEEP=DIR" >&2; exit 2; }
+	$(PY) -m fashion_transfer.analysis.readme_demo $(SWEEP) --section tune \
+		--command "make tune-demo TUNE_TRIALS=$(TUNE_TRIALS) TUNE_SEEDS=$(TUNE_SEEDS)"
 
 bench: $(STAMP) ## Benchmark the data paths against the model's own step (bench/bench.md; ~9 min here)
 	$(PY) -m fashion_transfer.bench --out bench paths.data_dir=$(DATA) $(ARGS)
