@@ -13,6 +13,7 @@ import pytest
 from PIL import Image
 
 from fashion_transfer.data import synth
+from fashion_transfer.data.classes import FMNIST_CLASSES
 from fashion_transfer.data.idx import IMAGES_MAGIC, LABELS_MAGIC, read_idx
 from fashion_transfer.errors import UserError
 
@@ -128,7 +129,7 @@ def test_cloth_list_matches_the_official_file(wild: Path) -> None:
 def test_categories_cover_the_shared_space() -> None:
     cloth = [name for name, _ in synth.CLOTH_CATEGORIES]
     assert len(cloth) == 50 and set(synth.WILD_CATEGORIES) <= set(cloth)
-    assert {c for c in synth.WILD_TO_FMNIST.values() if c} == SIX <= set(synth.FMNIST_CLASSES)
+    assert {c for c in synth.WILD_TO_FMNIST.values() if c} == SIX <= set(FMNIST_CLASSES)
     assert (
         sum(c is None for c in synth.WILD_TO_FMNIST.values()) >= 3
         and len(synth.WILD_CATEGORIES) >= 12

@@ -20,6 +20,7 @@ from pathlib import Path
 
 import pandas as pd
 
+from fashion_transfer import atomic
 from fashion_transfer.analysis import stats
 from fashion_transfer.analysis.comparisons import METRIC_LABELS
 from fashion_transfer.errors import UserError
@@ -173,7 +174,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         text = args.readme.read_text(encoding="utf-8")
         check_markers(text, args.readme)  # before anything is written
         section = demo_section(args.sweep, args.img, args.readme, args.command)
-        args.readme.write_text(replace_section(text, section, args.readme), encoding="utf-8")
+        atomic.write_text(args.readme, replace_section(text, section, args.readme))
     except UserError as exc:
         print(f"error: {exc}", file=sys.stderr)
         return exc.exit_code

@@ -35,6 +35,7 @@ from fashion_transfer.data.transforms import (
     make_spec,
     transform,
 )
+from fashion_transfer.utils import torch_threads
 
 
 class PillowCrops(Dataset):
@@ -245,9 +246,7 @@ def decode_per_core(cfg: DictConfig, lists: DeepFashionLists, n: int, repeats: i
                 img.convert("RGB")
         return len(paths)
 
-    threads = torch.get_num_threads()
-    torch.set_num_threads(1)
-    try:
+    with torch_threads(1):
         return measure(
             [
                 Case("decode/suite_per_core", suite, note="decode_rgb + transform, 1 thread"),
@@ -274,8 +273,6 @@ def decode_per_core(cfg: DictConfig, lists: DeepFashionLists, n: int, repeats: i
             repeats,
             torch.device("cpu"),
         )
-    finally:
-        torch.set_num_threads(threads)
 
 
 def loading_summary(data: Prepared) -> dict:

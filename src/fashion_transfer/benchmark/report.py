@@ -6,6 +6,7 @@ import json
 import statistics
 from pathlib import Path
 
+from fashion_transfer import atomic
 from fashion_transfer.benchmark.timing import Case
 
 BENCH_LIMIT_S, QUICK_LIMIT_S = 600.0, 120.0  # the 10 minutes, and 2 for --quick
@@ -93,8 +94,8 @@ def reached_line(tta: dict) -> str:
 
 def write(result: dict, out: Path) -> None:
     out.mkdir(parents=True, exist_ok=True)
-    (out / "bench.json").write_text(json.dumps(result, indent=2) + "\n")
-    (out / "bench.md").write_text(markdown(result))
+    atomic.write_text(out / "bench.json", json.dumps(result, indent=2) + "\n")
+    atomic.write_text(out / "bench.md", markdown(result))
 
 
 def _fmt(x: float | None, digits: int = 0) -> str:

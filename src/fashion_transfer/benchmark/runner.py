@@ -23,7 +23,7 @@ from fashion_transfer.benchmark.accuracy import time_to_accuracy
 from fashion_transfer.benchmark.setup import compose_config
 from fashion_transfer.benchmark.timing import load_average, machine, measure, peak_memory_mb
 from fashion_transfer.errors import UserError
-from fashion_transfer.utils import pick_device
+from fashion_transfer.utils import pick_device, torch_threads
 
 REPO = Path(__file__).resolve().parents[3]
 
@@ -62,9 +62,9 @@ def progress(message: str) -> None:
     print(f"[bench {time.strftime('%H:%M:%S')}] {message}", file=sys.stderr, flush=True)
 
 
-def run(args: argparse.Namespace, command: str) -> dict:
-    default_threads = torch.get_num_threads()  # what a training run on this machine gets
-    torch.set_num_threads(args.threads)
+def run(args: argparse.Namespace, command: str, default_threads: int) -> dict:
+    """The bench, with `args.threads` torch threads set; `default_threads` is what a training
+    run on this machine gets (time to accuracy trains with those)."""
     device = pick_device(args.device, "--device")
     plan = QUICK if args.quick else FULL
     out = args.out.resolve()
@@ -123,11 +123,8 @@ def run(args: argparse.Namespace, command: str) -> dict:
         else:
             limit = f"{args.tta_limit:.0f} s of training" if args.tta_limit else "none"
         progress(f"time to accuracy ({threads} threads, limit: {limit})")
-        torch.set_num_threads(threads)
-        try:
+        with torch_threads(threads):
             tta = time_to_accuracy(cfg, device, args.tta_limit or None, deadline=deadline)
-        finally:
-            torch.set_num_threads(args.threads)
         tta["threads"] = threads
 
     rows = report.case_rows(cases)
@@ -207,14 +204,13 @@ def _one_line(exc: BaseException) -> str:
 
 def bench(args: argparse.Namespace, command: str) -> int:
     """Run the bench the options describe, write bench.json and bench.md; the exit status."""
-    threads = torch.get_num_threads()
+    default_threads = torch.get_num_threads()  # what a training run on this machine gets
     try:
-        result = run(args, command)
+        with torch_threads(args.threads):
+            result = run(args, command, default_threads)
     except (UserError, HydraException) as exc:
         print(f"error: {_one_line(exc)}", file=sys.stderr)
         return 2
-    finally:
-        torch.set_num_threads(threads)
     report.write(result, args.out)
     print(report.markdown(result))
     progress(f"wrote {args.out / 'bench.json'} and {args.out / 'bench.md'}")

@@ -16,13 +16,13 @@ from __future__ import annotations
 
 import hashlib
 import json
-import os
 import sys
 import time
 from pathlib import Path
 
 import numpy as np
 
+from fashion_transfer import atomic
 from fashion_transfer.cli import (
     ArgumentParser,
     check_output_folder,
@@ -39,8 +39,6 @@ from fashion_transfer.errors import ConfigError, UserError
 
 GENERATOR_VERSION = 1
 MANIFEST = "SYNTH.json"
-FMNIST_CLASSES = ("T-shirt/top", "Trouser", "Pullover", "Dress", "Coat", "Sandal", "Shirt",
-                  "Sneaker", "Bag", "Ankle boot")  # fmt: skip
 # Studio class -> garment styles it is drawn from (the same models the wild categories use).
 STUDIO_STYLES: tuple[dict[str, float], ...] = (
     {"Tee": 0.75, "Tank": 0.25}, {"Jeans": 0.75, "Joggers": 0.25},
@@ -235,8 +233,7 @@ def _item_folder(category: str, pattern: str, rng: np.random.Generator, used: se
 
 
 def _write_text(path: Path, text: str) -> None:
-    path.parent.mkdir(parents=True, exist_ok=True)
-    path.write_text(text, encoding="ascii", newline="\n")
+    atomic.write_text(path, text, encoding="ascii")
 
 
 def _hashes(root: Path) -> dict[str, str]:
@@ -255,9 +252,7 @@ def _write_manifest(root: Path, domain: str, params: dict) -> None:
         "params": params,
         "files": _hashes(root),
     }
-    tmp = root / (MANIFEST + ".tmp")
-    tmp.write_text(json.dumps(manifest, indent=1, sort_keys=True) + "\n")
-    os.replace(tmp, root / MANIFEST)
+    atomic.write_text(root / MANIFEST, json.dumps(manifest, indent=1, sort_keys=True) + "\n")
 
 
 def is_complete(root: Path, domain: str, params: dict) -> bool:

@@ -32,6 +32,7 @@ from PIL import Image, UnidentifiedImageError
 
 from fashion_transfer.data import fmnist_view
 from fashion_transfer.errors import ConfigError
+from fashion_transfer.utils import torch_threads
 
 BOX_OK, BOX_CLIPPED, BOX_IGNORED = 0, 1, 2
 VIEWS = ("rgb", "fmnist")
@@ -378,13 +379,11 @@ def preprocess_many(
     # Parallelism comes from the pool; torch's own intra-op threads on top of it oversubscribe the
     # cores (measured 20x slower per image on a busy 2-core machine), so they are off meanwhile.
     # OpenCV's (the fmnist view's) likewise.
-    intra_op, cv_threads = torch.get_num_threads(), cv2.getNumThreads()
-    torch.set_num_threads(1)
+    cv_threads = cv2.getNumThreads()
     cv2.setNumThreads(1)
     try:
-        with ThreadPoolExecutor(max_workers=max(1, workers)) as pool:
+        with torch_threads(1), ThreadPoolExecutor(max_workers=max(1, workers)) as pool:
             list(pool.map(run, chunks))  # list() re-raises any unexpected error from a worker
     finally:
-        torch.set_num_threads(intra_op)
         cv2.setNumThreads(cv_threads)
     return facts
