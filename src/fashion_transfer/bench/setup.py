@@ -16,7 +16,7 @@ from hydra.core.global_hydra import GlobalHydra
 from hydra.utils import instantiate
 from omegaconf import DictConfig
 
-from fashion_transfer.benchmark.timing import Case
+from fashion_transfer.bench.timing import Case
 from fashion_transfer.data.base import Domain, Split
 from fashion_transfer.tracking.wandb_run import NullTracker
 from fashion_transfer.training.batches import iterate_batches

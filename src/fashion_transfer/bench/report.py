@@ -7,7 +7,7 @@ import statistics
 from pathlib import Path
 
 from fashion_transfer import atomic
-from fashion_transfer.benchmark.timing import Case
+from fashion_transfer.bench.timing import Case
 
 BENCH_LIMIT_S, QUICK_LIMIT_S = 600.0, 120.0  # the 10 minutes, and 2 for --quick
 TIME_TO_ACCURACY_TARGET_S = 321.0  # half of the public repository's 643 s to 92.2% test accuracy

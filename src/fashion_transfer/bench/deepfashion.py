@@ -21,9 +21,9 @@ from torch.utils.data import DataLoader, Dataset
 from torchvision import transforms
 from torchvision.io import ImageReadMode, decode_jpeg, read_file
 
-from fashion_transfer.benchmark.device_decode import device_decode_case
-from fashion_transfer.benchmark.setup import loader_case, make_state, model_only_case, suite_case
-from fashion_transfer.benchmark.timing import Case, measure, timed
+from fashion_transfer.bench.device_decode import device_decode_case
+from fashion_transfer.bench.setup import loader_case, make_state, model_only_case, suite_case
+from fashion_transfer.bench.timing import Case, measure, timed
 from fashion_transfer.data.base import Domain
 from fashion_transfer.data.deepfashion_lists import DeepFashionLists, validate_layout
 from fashion_transfer.data.synth import generate_wild

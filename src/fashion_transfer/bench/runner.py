@@ -1,6 +1,6 @@
 """The bench's run: every case measured in one process, ratios against the model-only limit.
 
-`python -m fashion_transfer.bench` (src/fashion_transfer/bench.py) checks the options and hands
+`python -m fashion_transfer.bench` (src/fashion_transfer/bench/cli.py) checks the options and hands
 over to `bench`; this module holds what needs torch, torchvision and the suite's training code.
 """
 
@@ -17,11 +17,11 @@ from pathlib import Path
 import torch
 from hydra.errors import HydraException
 
-from fashion_transfer.benchmark import BUDGET_S, fmnist, report
-from fashion_transfer.benchmark import deepfashion as df
-from fashion_transfer.benchmark.accuracy import time_to_accuracy
-from fashion_transfer.benchmark.setup import compose_config
-from fashion_transfer.benchmark.timing import load_average, machine, measure, peak_memory_mb
+from fashion_transfer.bench import BUDGET_S, fmnist, report
+from fashion_transfer.bench import deepfashion as df
+from fashion_transfer.bench.accuracy import time_to_accuracy
+from fashion_transfer.bench.setup import compose_config
+from fashion_transfer.bench.timing import load_average, machine, measure, peak_memory_mb
 from fashion_transfer.errors import UserError
 from fashion_transfer.utils import pick_device, torch_threads
 

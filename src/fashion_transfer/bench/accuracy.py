@@ -14,7 +14,7 @@ import torch
 from hydra.utils import instantiate
 from omegaconf import DictConfig
 
-from fashion_transfer.benchmark.setup import make_state
+from fashion_transfer.bench.setup import make_state
 from fashion_transfer.training.loop import evaluate, train_one_epoch
 from fashion_transfer.training.stages import epoch_seed
 from fashion_transfer.utils import seed_everything
