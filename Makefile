@@ -51,7 +51,7 @@ baseline: $(STAMP) ## Train the Fashion-MNIST baseline on real data (DATA=dir ho
 	$(PY) -m fashion_transfer.train strategy=fmnist_baseline paths.data_dir=$(DATA) eval.zero_shot=false $(ARGS)
 
 synth: $(STAMP) ## Generate the FashionSynth demo data into $(SYNTH) (idempotent)
-	$(PY) -m fashion_transfer.data.synth --out $(SYNTH)
+	$(PY) -m fashion_transfer.synth --out $(SYNTH)
 
 demo: synth ## The offline demo: five strategies x DEMO_SEEDS (0,1,2) on FashionSynth, then the report
 	@mkdir -p $(SWEEP) && date +%s > $(SWEEP)/demo_started_s

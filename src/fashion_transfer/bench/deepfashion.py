@@ -26,7 +26,6 @@ from fashion_transfer.bench.setup import loader_case, make_state, model_only_cas
 from fashion_transfer.bench.timing import Case, measure, timed
 from fashion_transfer.data.base import Domain
 from fashion_transfer.data.deepfashion_lists import DeepFashionLists, validate_layout
-from fashion_transfer.data.synth import generate_wild
 from fashion_transfer.data.transforms import (
     PreprocessSpec,
     decode_rgb,
@@ -35,6 +34,7 @@ from fashion_transfer.data.transforms import (
     make_spec,
     transform,
 )
+from fashion_transfer.synth.generate import generate_wild
 from fashion_transfer.utils import torch_threads
 
 

@@ -203,7 +203,7 @@ def run_check(out: Path, plan: Plan, extra: list[str], dry_run: bool) -> dict:
     studio_train, studio_test = plan.studio
     runner.run(
         "synth",
-        _python("-m", "fashion_transfer.data.synth", "--out", str(synth),
+        _python("-m", "fashion_transfer.synth", "--out", str(synth),
                 "--studio-train", str(studio_train), "--studio-test", str(studio_test),
                 "--wild", str(plan.wild)),
     )  # fmt: skip

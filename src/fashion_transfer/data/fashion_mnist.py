@@ -57,7 +57,7 @@ def check_layout(
         for name in files:
             if not (raw / name).is_file():
                 how = (
-                    "generate FashionSynth with `python -m fashion_transfer.data.synth --out DIR` "
+                    "generate FashionSynth with `python -m fashion_transfer.synth --out DIR` "
                     "and set paths.synth_dir=DIR"
                     if synthetic
                     else "set paths.data_dir=... to the folder holding FashionMNIST/raw, or "
