@@ -246,30 +246,20 @@ def decode_per_core(cfg: DictConfig, lists: DeepFashionLists, n: int, repeats: i
                 img.convert("RGB")
         return len(paths)
 
+    cases = [
+        ("suite_per_core", suite, "decode_rgb + transform, 1 thread"),
+        ("pillow_per_core", pillow, "PillowCrops.__getitem__, 1 thread"),
+        ("suite_decode_only_per_core", suite_decode, "decode_rgb alone, at the size the suite "
+         "picks (target.dct_scaling)"),
+        ("suite_decode_full_only_per_core", suite_decode_full, "decode_rgb alone, every image at "
+         "full size"),
+        ("pillow_decode_only_per_core", pillow_decode, "Pillow decode alone"),
+        ("torchvision_decode_only_per_core", torchvision_decode, "torchvision.io.decode_jpeg "
+         "alone (the decoder the suite used before)"),
+    ]  # fmt: skip
     with torch_threads(1):
         return measure(
-            [
-                Case("decode/suite_per_core", suite, note="decode_rgb + transform, 1 thread"),
-                Case("decode/pillow_per_core", pillow, note="PillowCrops.__getitem__, 1 thread"),
-                Case(
-                    "decode/suite_decode_only_per_core",
-                    suite_decode,
-                    note="decode_rgb alone, at the size the suite picks (target.dct_scaling)",
-                ),
-                Case(
-                    "decode/suite_decode_full_only_per_core",
-                    suite_decode_full,
-                    note="decode_rgb alone, every image at full size",
-                ),
-                Case(
-                    "decode/pillow_decode_only_per_core", pillow_decode, note="Pillow decode alone"
-                ),
-                Case(
-                    "decode/torchvision_decode_only_per_core",
-                    torchvision_decode,
-                    note="torchvision.io.decode_jpeg alone (the decoder the suite used before)",
-                ),
-            ],
+            [Case(f"decode/{name}", run, note=note) for name, run, note in cases],
             repeats,
             torch.device("cpu"),
         )

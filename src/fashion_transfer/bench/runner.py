@@ -16,12 +16,13 @@ from pathlib import Path
 
 import torch
 from hydra.errors import HydraException
+from omegaconf import DictConfig
 
 from fashion_transfer.bench import BUDGET_S, fmnist, report
 from fashion_transfer.bench import deepfashion as df
 from fashion_transfer.bench.accuracy import time_to_accuracy
 from fashion_transfer.bench.setup import compose_config
-from fashion_transfer.bench.timing import load_average, machine, measure, peak_memory_mb
+from fashion_transfer.bench.timing import Case, load_average, machine, measure, peak_memory_mb
 from fashion_transfer.errors import UserError
 from fashion_transfer.utils import pick_device, torch_threads
 
@@ -81,52 +82,18 @@ def run(args: argparse.Namespace, command: str, default_threads: int) -> dict:
 
     progress(f"FashionSynth wild ({plan.synth_images} images) under {out}")
     synth = df.synth_root(out, plan.synth_images)
-    loading, decode, half_size = {}, [], None
     batches = {"fmnist": int(cfg.strategy.stages.source.batch_size)}
-    for res in (64, 224) if device.type == "cuda" else (64,):
+    resolutions = (64, 224) if device.type == "cuda" else (64,)
+    loading, decode, half_size = {}, [], None
+    for res in resolutions:
         progress(f"DeepFashion {res} px: preprocessing, cache, training paths")
-        with tempfile.TemporaryDirectory(prefix="cache-", dir=out) as cache:
-            dcfg = compose_config(
-                [
-                    "strategy=deepfashion_scratch",
-                    "dataset@target=synth_wild",
-                    *overrides,
-                    f"paths.synth_dir={synth}",  # after the user's: the bench's own data and
-                    f"paths.cache_dir={cache}",  # a fresh cache, so the first load builds it
-                    f"target.resolution={res}",
-                    f"backbone.resolution={res}",
-                ]
-            )
-            tag = f"df{res}"
-            data = df.prepare(dcfg, plan.preprocess_passes)
-            loading[tag] = df.loading_summary(data)
-            batches[tag] = int(dcfg.strategy.stages.target.batch_size)
-            cases += measure(
-                df.training_cases(dcfg, data, device, plan.df_steps, tag), plan.df_rounds, device
-            )
-            if res == 64:
-                progress("decode+crop+resize per core: suite vs Pillow")
-                decode = df.decode_per_core(
-                    dcfg, data.lists, plan.decode_images, plan.decode_rounds
-                )
-                half_size = df.half_size_difference(dcfg, data.lists)
-            del data
+        path = _deepfashion(overrides, synth, out, res, device, plan)
+        cases += path.cases
+        loading[f"df{res}"], batches[f"df{res}"] = path.loading, path.batch_size
+        if res == 64:
+            decode, half_size = path.decode, path.half_size
     cases += decode
-
-    tta = None
-    if args.time_to_accuracy:
-        threads = args.tta_threads or int(cfg.train.get("threads") or default_threads)
-        # By default the run gets what the budget leaves, enough here for 93% (epoch 11 of 15).
-        deadline = started + BUDGET_S if args.tta_limit is None else None
-        if deadline is not None:
-            limit = f"{deadline - time.perf_counter():.0f} s left of the bench's {BUDGET_S:.0f} s"
-        else:
-            limit = f"{args.tta_limit:.0f} s of training" if args.tta_limit else "none"
-        progress(f"time to accuracy ({threads} threads, limit: {limit})")
-        with torch_threads(threads):
-            tta = time_to_accuracy(cfg, device, args.tta_limit or None, deadline=deadline)
-        tta["threads"] = threads
-
+    tta = _time_to_accuracy(args, cfg, device, started, default_threads)
     rows = report.case_rows(cases)
     medians, quartiles = ratios(rows, batches, loading)
     result = {
@@ -145,6 +112,73 @@ def run(args: argparse.Namespace, command: str, default_threads: int) -> dict:
     result["seconds"] = time.perf_counter() - started
     result["targets"] = report.targets(result)
     return result
+
+
+@dataclass
+class DeepFashionPath:
+    """What the bench measured of the DeepFashion path at one resolution."""
+
+    cases: list[Case]
+    loading: dict
+    batch_size: int
+    decode: list[Case]  # decode+crop+resize per core, suite vs Pillow (64 px only)
+    half_size: dict | None  # what half-size decoding changes (64 px only)
+
+
+def _deepfashion(
+    overrides: list[str], synth: Path, out: Path, res: int, device: torch.device, plan: Plan
+) -> DeepFashionPath:
+    """The DeepFashion path at `res` px on FashionSynth wild, from a fresh cache."""
+    with tempfile.TemporaryDirectory(prefix="cache-", dir=out) as cache:
+        dcfg = compose_config(
+            [
+                "strategy=deepfashion_scratch",
+                "dataset@target=synth_wild",
+                *overrides,
+                f"paths.synth_dir={synth}",  # after the user's: the bench's own data and
+                f"paths.cache_dir={cache}",  # a fresh cache, so the first load builds it
+                f"target.resolution={res}",
+                f"backbone.resolution={res}",
+            ]
+        )
+        tag = f"df{res}"
+        data = df.prepare(dcfg, plan.preprocess_passes)
+        cases = measure(
+            df.training_cases(dcfg, data, device, plan.df_steps, tag), plan.df_rounds, device
+        )
+        decode, half_size = [], None
+        if res == 64:
+            progress("decode+crop+resize per core: suite vs Pillow")
+            decode = df.decode_per_core(dcfg, data.lists, plan.decode_images, plan.decode_rounds)
+            half_size = df.half_size_difference(dcfg, data.lists)
+        loading = df.loading_summary(data)
+        del data  # its memory maps close before the cache folder goes
+        batch = int(dcfg.strategy.stages.target.batch_size)
+        return DeepFashionPath(cases, loading, batch, decode, half_size)
+
+
+def _time_to_accuracy(
+    args: argparse.Namespace,
+    cfg: DictConfig,
+    device: torch.device,
+    started: float,
+    default_threads: int,
+) -> dict | None:
+    """Seconds of fmnist_baseline training to the thresholds (with --time-to-accuracy)."""
+    if not args.time_to_accuracy:
+        return None
+    threads = args.tta_threads or int(cfg.train.get("threads") or default_threads)
+    # By default the run gets what the budget leaves, enough here for 93% (epoch 11 of 15).
+    deadline = started + BUDGET_S if args.tta_limit is None else None
+    if deadline is not None:
+        limit = f"{deadline - time.perf_counter():.0f} s left of the bench's {BUDGET_S:.0f} s"
+    else:
+        limit = f"{args.tta_limit:.0f} s of training" if args.tta_limit else "none"
+    progress(f"time to accuracy ({threads} threads, limit: {limit})")
+    with torch_threads(threads):
+        tta = time_to_accuracy(cfg, device, args.tta_limit or None, deadline=deadline)
+    tta["threads"] = threads
+    return tta
 
 
 def ratios(rows: dict[str, dict], batches: dict[str, int], loading: dict[str, dict]) -> tuple:
