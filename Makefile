@@ -55,7 +55,7 @@ baseline: $(STAMP) ## Train the Fashion-MNIST baseline on real data (DATA=dir ho
 	$(PY) -m fashion_transfer.train strategy=fmnist_baseline paths.data_dir=$(DATA) eval.zero_shot=false $(ARGS)
 
 synth: $(STAMP) ## Generate the FashionSynth demo data into $(SYNTH) (idempotent)
-	$(PY) -m fashion_transfer.data.synth --out $(SYNTH)
+	$(PY) -m fashion_transfer.synth --out $(SYNTH)
 
 demo: synth ## The offline demo: five strategies x DEMO_SEEDS (0,1,2) on FashionSynth, then the report
 	@mkdir -p $(SWEEP) && date +%s > $(SWEEP)/demo_started_s
@@ -103,7 +103,7 @@ bench-quick: $(STAMP) ## The same benchmark in under 2 minutes (no time-to-accur
 	$(PY) -m fashion_transfer.bench --quick --out bench paths.data_dir=$(DATA) $(ARGS)
 
 gpu-check: $(STAMP) ## On a GPU machine: CUDA tests, bench at 224 px, resnet50 sweep (<= 8 min; ARGS=--dry-run on a CPU)
-	$(PY) -m fashion_transfer.benchmark.gpu_check --out gpu_check_$(shell date +%Y-%m-%d_%H-%M-%S) $(ARGS)
+	$(PY) -m fashion_transfer.bench.gpu_check --out gpu_check_$(shell date +%Y-%m-%d_%H-%M-%S) $(ARGS)
 
 status: $(STAMP) ## Where a sweep stands, and how to resume it (SWEEP=dir; ARGS=--resume-command or --json)
 	@if [ "$(SWEEP)" = "$(STAMPED_SWEEP)" ]; then \

@@ -57,7 +57,7 @@ def _offline_wandb(monkeypatch, tmp_path):
 @pytest.fixture(scope="session")
 def tiny_synth(tmp_path_factory) -> Path:
     """A tiny FashionSynth pair (studio idx + wild DeepFashion layout) for `experiment=smoke`."""
-    from fashion_transfer.data.synth import generate_studio, generate_wild
+    from fashion_transfer.synth.generate import generate_studio, generate_wild
 
     root = tmp_path_factory.mktemp("synth")
     generate_studio(root / "studio", n_train=300, n_test=100, seed=0)

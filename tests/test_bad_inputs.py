@@ -48,7 +48,7 @@ class Case:
     """One bad input: the command (a module under fashion_transfer), its arguments, the outcome."""
 
     id: str
-    cli: str  # "train", "analyze", "bench", "data.check", "data.synth"
+    cli: str  # "train", "analyze", "bench", "data.check", "synth"
     args: tuple[str, ...]
     says: str  # a piece of the `error:` line
     code: int = 2
@@ -223,30 +223,30 @@ CASES = [
     case(
         "check-view-stats-missing-root", "data.check", "{missing}", "--view-stats", says="not found"
     ),
-    # --- data.synth ---
-    case("synth-no-out", "data.synth", says="--out"),
-    case("synth-out-is-a-file", "data.synth", "--out", "{file}", says="is a file"),
+    # --- synth ---
+    case("synth-no-out", "synth", says="--out"),
+    case("synth-out-is-a-file", "synth", "--out", "{file}", says="is a file"),
     case(
         "synth-out-under-a-file",
-        "data.synth",
+        "synth",
         "--out",
         "{file}/synth",
         says="is a file, so no folder",
     ),
-    case("synth-out-empty", "data.synth", "--out", "", says="expected a path"),
+    case("synth-out-empty", "synth", "--out", "", says="expected a path"),
     case(
         "synth-seed-negative",
-        "data.synth",
+        "synth",
         "--out",
         "{scratch}/s",
         "--seed",
         "-1",
         says=">= 0",
     ),
-    case("synth-wild-0", "data.synth", "--out", "{scratch}/s", "--wild", "0", says=">= 1"),
+    case("synth-wild-0", "synth", "--out", "{scratch}/s", "--wild", "0", says=">= 1"),
     case(
         "synth-studio-train-word",
-        "data.synth",
+        "synth",
         "--out",
         "{scratch}/s",
         "--studio-train",
@@ -255,14 +255,14 @@ CASES = [
     ),
     case(
         "synth-other-parameters-over-existing",
-        "data.synth",
+        "synth",
         "--out",
         "{synth}",
         says="holds other FashionSynth data",
     ),
     case(
         "synth-over-a-users-folder",
-        "data.synth",
+        "synth",
         "--out",
         "{user_dir}",
         "--studio-train",
@@ -660,4 +660,4 @@ def test_bad_input_is_one_error_line_and_touches_nothing(
 
 def test_the_table_covers_every_command_and_ids_are_unique() -> None:
     assert len({c.id for c in CASES}) == len(CASES)
-    assert {c.cli for c in CASES} == {"train", "analyze", "bench", "data.check", "data.synth"}
+    assert {c.cli for c in CASES} == {"train", "analyze", "bench", "data.check", "synth"}

@@ -41,9 +41,9 @@ def write_bytes(path: Path, data: bytes) -> None:
         tmp.write_bytes(data)
 
 
-def write_text(path: Path, text: str) -> None:
+def write_text(path: Path, text: str, encoding: str = "utf-8") -> None:
     with replacing(path) as tmp:
-        tmp.write_text(text)
+        tmp.write_text(text, encoding=encoding, newline="\n")
 
 
 def remove_partial_files(folder: Path) -> None:

@@ -1,4 +1,4 @@
-"""What the argparse entrypoints (analyze, bench, data.check, data.synth) share: usage errors as
+"""What the argparse entrypoints (analyze, bench, data.check, synth) share: usage errors as
 one `error: ...` line with exit 2, like every other bad input (docs/CONTRACTS.md, Errors), and
 argument types that reject nonsense values with the option's name in the message.
 

@@ -165,7 +165,7 @@ def _check_root(cfg: DictConfig, slot: str) -> None:
     keys = _PATHS_KEY.findall(raw) if isinstance(raw, str) else []
     hint = f"set {' or '.join(keys)} or {slot}.root" if keys else f"set {slot}.root"
     if data.get("synthetic", False):
-        hint += " (python -m fashion_transfer.data.synth --out DIR writes FashionSynth)"
+        hint += " (python -m fashion_transfer.synth --out DIR writes FashionSynth)"
     raise ConfigError(f"{slot}.root={root}: no such folder ({data.get('name', slot)}); {hint}")
 
 

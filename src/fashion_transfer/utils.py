@@ -1,10 +1,12 @@
-"""Seeding, device choice and provenance: small helpers every entrypoint calls first."""
+"""Seeding, device choice, thread count, mixed precision and provenance: the small runtime helpers."""
 
 from __future__ import annotations
 
 import os
 import random
 import subprocess
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 
 import numpy as np
@@ -43,6 +45,25 @@ def pick_device(name: str = "auto", option: str = "device") -> torch.device:
                 f"{typed}: this machine has {count} CUDA device(s), cuda:0 to cuda:{count - 1}"
             )
     return device
+
+
+def amp_dtype(amp: bool | str, device: torch.device) -> torch.dtype | None:
+    """The autocast dtype for `train.amp`: `auto` is bf16 on CUDA and off on the CPU; true/false
+    force it on or off. Training and the bench both ask here, so they time the same precision."""
+    on = device.type == "cuda" if amp == "auto" else bool(amp)
+    return torch.bfloat16 if on else None
+
+
+@contextmanager
+def torch_threads(count: int | None) -> Iterator[None]:
+    """Run the block with `count` torch intra-op threads (None: as they are), then restore them."""
+    before = torch.get_num_threads()
+    if count:
+        torch.set_num_threads(int(count))
+    try:
+        yield
+    finally:
+        torch.set_num_threads(before)
 
 
 def git_commit(path: Path | None = None) -> str | None:

@@ -13,9 +13,9 @@ import time
 
 import pytest
 
-from fashion_transfer.benchmark.accuracy import time_to_accuracy
-from fashion_transfer.benchmark.report import reached_line
-from fashion_transfer.benchmark.setup import compose_config
+from fashion_transfer.bench.accuracy import time_to_accuracy
+from fashion_transfer.bench.report import reached_line
+from fashion_transfer.bench.setup import compose_config
 from fashion_transfer.utils import pick_device
 
 CPU = pick_device("cpu")
@@ -127,7 +127,7 @@ def test_quick_bench_writes_every_case_and_the_table(tiny_data, tmp_path):
     [("paths.data_dir=/nonexistent", "FashionMNIST/raw not found"), ("no.such=1", "no.such")],
 )
 def test_bad_input_is_one_line_and_exit_2(override, expected, tmp_path, capsys):
-    from fashion_transfer.bench import main
+    from fashion_transfer.bench.cli import main
 
     assert main(["--quick", "--out", str(tmp_path), override]) == 2
     err = capsys.readouterr().err.strip().splitlines()[-1]

@@ -5,8 +5,8 @@ from __future__ import annotations
 import torch
 from hydra.utils import instantiate
 
-from fashion_transfer.benchmark.device_decode import _window, device_decode_case
-from fashion_transfer.benchmark.setup import compose_config, make_state
+from fashion_transfer.bench.device_decode import _window, device_decode_case
+from fashion_transfer.bench.setup import compose_config, make_state
 from fashion_transfer.data.deepfashion_lists import validate_layout
 
 

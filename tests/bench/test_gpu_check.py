@@ -11,8 +11,8 @@ from pathlib import Path
 import pytest
 import yaml
 
-from fashion_transfer.benchmark import gpu_estimate
-from fashion_transfer.benchmark.gpu_check import CUDA_TESTS, REPO, cuda_test_counts
+from fashion_transfer.bench import gpu_estimate
+from fashion_transfer.bench.gpu_check import CUDA_TESTS, REPO, cuda_test_counts
 
 
 def _job(root: Path, strategy: str, stages: dict, status: str = "completed") -> Path:
@@ -104,7 +104,7 @@ def test_refuses_to_write_into_a_folder_that_holds_something(tmp_path):
         [
             sys.executable,
             "-m",
-            "fashion_transfer.benchmark.gpu_check",
+            "fashion_transfer.bench.gpu_check",
             "--dry-run",
             "--out",
             str(tmp_path),
@@ -123,7 +123,7 @@ def test_dry_run_goes_end_to_end_on_the_cpu(tmp_path):
         [
             sys.executable,
             "-m",
-            "fashion_transfer.benchmark.gpu_check",
+            "fashion_transfer.bench.gpu_check",
             "--dry-run",
             "--out",
             str(out),

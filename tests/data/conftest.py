@@ -15,7 +15,7 @@ import numpy as np
 import pytest
 from PIL import Image, ImageDraw
 
-from fashion_transfer.data.synth import CLOTH_CATEGORIES, WILD_TO_FMNIST, generate_wild
+from fashion_transfer.synth.generate import CLOTH_CATEGORIES, WILD_TO_FMNIST, generate_wild
 
 N_IMAGES, SEED = 30, 6  # seed 6: every split non-empty, unmapped categories in train and val
 NAME_WIDTH = 71  # labels begin at column 72 in the official files

@@ -19,9 +19,9 @@ from PIL import Image
 
 from fashion_transfer.data.deepfashion import load_deepfashion
 from fashion_transfer.data.deepfashion_lists import SOURCE_URL, validate_layout
-from fashion_transfer.data.synth import WILD_TO_FMNIST
 from fashion_transfer.data.transforms import Decoded, crop_window, make_spec, transform
 from fashion_transfer.errors import ConfigError, DataError
+from fashion_transfer.synth.generate import WILD_TO_FMNIST
 
 pytestmark = pytest.mark.filterwarnings("ignore:The image decoding:DeprecationWarning")
 CONF = Path(__file__).resolve().parents[2] / "conf"
@@ -180,7 +180,7 @@ def test_missing_paths_are_one_line_errors(df_root: Path, missing: str) -> None:
 
 
 def test_missing_synthetic_root_says_how_to_generate(tmp_path: Path) -> None:
-    with pytest.raises(DataError, match="python -m fashion_transfer.data.synth --out"):
+    with pytest.raises(DataError, match="python -m fashion_transfer.synth --out"):
         load(tmp_path / "wild", synthetic=True)
 
 

@@ -13,8 +13,8 @@ from fashion_transfer.data import cache as cache_mod
 from fashion_transfer.data import fmnist_view as fv
 from fashion_transfer.data.deepfashion import load_deepfashion
 from fashion_transfer.data.idx import IMAGES_MAGIC, read_idx
-from fashion_transfer.data.synth import generate_wild
 from fashion_transfer.data.transforms import make_spec
+from fashion_transfer.synth.generate import generate_wild
 
 SHARED = Path(__file__).resolve().parents[3] / "shared" / "data"  # as tests/conftest.py finds it
 FMNIST_TRAIN = (

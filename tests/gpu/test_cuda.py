@@ -1,5 +1,5 @@
 """What only a GPU can show: bf16 autocast, pinned prefetch, channels-last, and resume after a
-SIGKILL on CUDA. Every test skips without CUDA; the GPU check (benchmark/gpu_check.py) runs them.
+SIGKILL on CUDA. Every test skips without CUDA; the GPU check (bench/gpu_check.py) runs them.
 
 On CUDA, cuDNN may pick kernels whose float sums run in another order from one process to the
 next, so a resumed run is held to CUDA_TOLERANCE rather than to identical numbers (on the CPU it

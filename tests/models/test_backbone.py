@@ -16,6 +16,7 @@ import torch
 from hydra.utils import instantiate
 from omegaconf import OmegaConf
 
+from fashion_transfer import network
 from fashion_transfer.errors import ConfigError
 from fashion_transfer.models import hub
 from fashion_transfer.models.backbone import IMAGENET_MEAN, TimmClassifier
@@ -166,7 +167,7 @@ def test_hub_offline_mode_checks_only_the_cache(
     no_hub: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     monkeypatch.setenv("HF_HUB_OFFLINE", "1")
-    monkeypatch.setattr(hub, "hub_reachable", lambda *a, **k: pytest.fail("probed the network"))
+    monkeypatch.setattr(hub, "reachable", lambda *a, **k: pytest.fail("probed the network"))
     with pytest.raises(ConfigError, match="HF_HUB_OFFLINE.*backbone.pretrained_file"):
         tiny(pretrained=True)
 
@@ -190,7 +191,7 @@ def test_hub_cache_is_used_without_network(no_hub: Path, monkeypatch: pytest.Mon
 
 
 def test_probe_refused_port_is_unreachable() -> None:
-    assert not hub.hub_reachable("http://127.0.0.1:9", timeout=3)
+    assert not network.reachable("http://127.0.0.1:9", timeout=3)
 
 
 def test_probe_gives_up_on_a_hanging_connect(monkeypatch: pytest.MonkeyPatch) -> None:
@@ -202,6 +203,6 @@ def test_probe_gives_up_on_a_hanging_connect(monkeypatch: pytest.MonkeyPatch) ->
         raise TimeoutError("timed out")
 
     monkeypatch.setattr(socket, "create_connection", hang)
-    assert not hub.hub_reachable("https://huggingface.co", timeout=0.3)
+    assert not network.reachable("https://huggingface.co", timeout=0.3)
     assert not release.is_set()  # the probe returned without waiting for the connect to end
     release.set()

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import copy
+
 import pytest
 import torch
 from torch import nn
@@ -37,6 +39,40 @@ def test_update_averages_weights_and_bn_statistics_with_the_ramped_decay():
     assert ema.module.state_dict()["1.num_batches_tracked"].item() == 1
     ema.updates = 10_000
     assert ema.current_decay() == 0.9  # the cap
+
+
+def _recipe_step(average: nn.Module, model: nn.Module, n: int, cap: float) -> None:
+    """The suite's own update before timm's ModelEmaV3 kept the average: the reference."""
+    weight = 1.0 - min(cap, (1 + n) / (10 + n))
+    with torch.no_grad():
+        for mine, theirs in zip(average.parameters(), model.parameters(), strict=True):
+            mine.lerp_(theirs, weight)
+        for mine, theirs in zip(average.buffers(), model.buffers(), strict=True):
+            if mine.dtype.is_floating_point:
+                mine.lerp_(theirs, weight)
+            else:
+                mine.copy_(theirs)
+
+
+@pytest.mark.parametrize("cap", [0.9, 0.998])
+def test_timm_average_matches_the_recipe_bit_for_bit_step_for_step(cap: float):
+    """Same decay and warmup as the own EMA it replaced: the baseline's numbers cannot move."""
+    model = _net()
+    ema = ModelEma(model, decay=cap)
+    reference = copy.deepcopy(model)
+    optimizer = torch.optim.SGD(model.parameters(), lr=0.5)
+    torch.manual_seed(1)
+    model.train()
+    for n in range(1, 101):  # the ramp reaches 0.9 at n = 80; 0.998 stays on the ramp
+        optimizer.zero_grad()
+        model(torch.randn(4, 1, 4, 4)).square().mean().backward()
+        optimizer.step()
+        ema.update(model)
+        _recipe_step(reference, model, n, cap)
+        assert ema.current_decay() == pytest.approx(min(cap, (1 + n) / (10 + n)), rel=1e-12)
+        want = reference.state_dict()
+        for key, value in ema.module.state_dict().items():
+            assert torch.equal(value, want[key]), (n, key)
 
 
 def test_decay_outside_0_1_is_refused():

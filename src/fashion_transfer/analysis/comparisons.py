@@ -25,6 +25,7 @@ import numpy as np
 import pandas as pd
 from scipy import stats as sps
 
+from fashion_transfer import atomic
 from fashion_transfer.analysis import stats
 from fashion_transfer.analysis.figures import at_largest_fraction
 
@@ -237,4 +238,4 @@ def compare(frame: pd.DataFrame) -> Comparisons:
 
 def write_csv(comparisons: Comparisons, path) -> None:
     """comparisons.csv with exactly COLUMNS; an interval that cannot be computed is left empty."""
-    comparisons.table[COLUMNS].to_csv(path, index=False)
+    atomic.write_text(path, comparisons.table[COLUMNS].to_csv(index=False))

@@ -25,6 +25,7 @@ from pathlib import Path
 
 import pandas as pd
 
+from fashion_transfer import atomic
 from fashion_transfer.analysis import stats
 from fashion_transfer.analysis.comparisons import METRIC_LABELS
 from fashion_transfer.errors import UserError
@@ -294,8 +295,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         text = args.readme.read_text(encoding="utf-8")
         check_markers(text, args.readme, args.section)  # before anything is written
         new = build(args.sweep, args.img, args.readme, args.command)
-        updated = replace_section(text, new, args.readme, args.section)
-        args.readme.write_text(updated, encoding="utf-8")
+        atomic.write_text(args.readme, replace_section(text, new, args.readme, args.section))
     except UserError as exc:
         print(f"error: {exc}", file=sys.stderr)
         return exc.exit_code

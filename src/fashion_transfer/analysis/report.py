@@ -17,6 +17,7 @@ from typing import Any
 import pandas as pd
 import yaml
 
+from fashion_transfer import atomic
 from fashion_transfer.analysis import stats
 from fashion_transfer.analysis.collect import OBJECT_COLUMNS
 from fashion_transfer.analysis.figures import FigureOutput, domain_label
@@ -149,7 +150,7 @@ def write_summary_md(
             parts.append(f"- {fig.title}: skipped, {fig.skipped}.")
         else:
             parts.append(f"- {fig.title}: `{fig.png.name}`, `{fig.svg.name}`. {fig.caption}")
-    path.write_text("\n".join(parts) + "\n", encoding="utf-8")
+    atomic.write_text(path, "\n".join(parts) + "\n")
 
 
 def _html_table(
@@ -246,4 +247,4 @@ def write_report_html(
         f'<!doctype html><html lang="en"><head><meta charset="utf-8"><title>{html.escape(title)}</title>'
         f"<style>{CSS}</style></head><body>{''.join(body)}</body></html>\n"
     )
-    path.write_text(page, encoding="utf-8")
+    atomic.write_text(path, page)

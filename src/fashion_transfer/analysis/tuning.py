@@ -20,6 +20,7 @@ import numpy as np
 import pandas as pd
 import seaborn as sns
 
+from fashion_transfer import atomic
 from fashion_transfer.analysis import stats
 from fashion_transfer.analysis.comparisons import comparable_runs, unit_order
 from fashion_transfer.analysis.figures import STYLE, FigureOutput, new_figure, save
@@ -105,10 +106,11 @@ def select(frame: pd.DataFrame) -> pd.DataFrame:
 
 def write_csv(selection: pd.DataFrame, path: Path) -> None:
     """tuning.csv: hyperparameters as JSON, edge names joined by ';'."""
-    selection.assign(
+    table = selection.assign(
         hparams=selection["hparams"].map(lambda h: json.dumps(h, sort_keys=True)),
         edge=selection["edge"].map(";".join),
-    ).to_csv(path, index=False)
+    )
+    atomic.write_text(path, table.to_csv(index=False))
 
 
 def selected_runs(frame: pd.DataFrame, selection: pd.DataFrame) -> pd.DataFrame:

@@ -4,7 +4,7 @@ Layout: `cache_dir/<key>/{train,val,test}.npy`, `index.json` (names, labels, per
 bad images, build report) and a `COMPLETE` marker written last. The key hashes the four list files'
 bytes, every preprocessing setting and FORMAT_VERSION, so a changed input gets a new folder.
 
-Concurrency: builders take an exclusive lock per key (fcntl.flock) and build in a private temporary
+Concurrency: builders take an exclusive lock per key (filelock) and build in a private temporary
 folder that is renamed into place in one step, so readers (who take no lock) see either no cache or
 a complete one, and a second builder waits and then reads the first one's result. Where locking
 is not supported (some network file systems) the atomic rename alone still guarantees one valid
@@ -16,7 +16,6 @@ from __future__ import annotations
 
 import contextlib
 import errno
-import fcntl
 import hashlib
 import json
 import logging
@@ -29,6 +28,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
+from filelock import FileLock
 from numpy.lib.format import open_memmap
 
 from fashion_transfer.data.deepfashion_lists import SPLITS, DeepFashionLists
@@ -91,17 +91,17 @@ def load_or_build(
 @contextlib.contextmanager
 def _lock(path: Path) -> Iterator[bool]:
     """Exclusive lock for builders of one key; yields False where the file system cannot lock."""
-    with open(path, "a") as handle:
-        try:
-            fcntl.flock(handle, fcntl.LOCK_EX)
-        except OSError as exc:
-            log.warning("cannot lock %s (%s); relying on atomic rename alone", path, exc)
-            yield False
-            return
-        try:
-            yield True
-        finally:
-            fcntl.flock(handle, fcntl.LOCK_UN)
+    lock = FileLock(path)
+    try:
+        lock.acquire()
+    except (OSError, NotImplementedError) as exc:
+        log.warning("cannot lock %s (%s); relying on atomic rename alone", path, exc)
+        yield False
+        return
+    try:
+        yield True
+    finally:
+        lock.release()
 
 
 def _discard(folder: Path) -> None:

@@ -84,21 +84,57 @@ def load_deepfashion(
     augment: Mapping | None = None,
     load_splits: Sequence[str] = SPLITS,
 ) -> Domain:
-    """Load the official train/val/test partition; see conf/dataset/deepfashion.yaml for the options.
-
-    `load_splits` (not a dataset option: the zero-shot score passes ("test",)) names the splits to
-    load; the others come back empty. A cache is still built whole, since other runs share it.
-    """
+    """The official train/val/test partition (options: conf/dataset/deepfashion.yaml). Only the
+    splits in `load_splits` are read (the zero-shot score passes ("test",)); the others come back
+    empty. A cache is still built whole, since other runs share it."""
     spec = make_spec(
         resolution, view, crop_margin, pad_square, invert_background, dct_scaling, fmnist_background
     )
     _check_options(label_space, train_fraction, max_bad_fraction, workers, cache, cache_dir)
-    if not set(load_splits) <= set(SPLITS):
-        raise ValueError(f"load_splits={list(load_splits)}: choose from {', '.join(SPLITS)}")
     lists = validate_layout(root, synthetic)
     classes, label_of = _label_space(lists, label_space, label_map)
-    selected = _select(lists, label_of, train_fraction, fraction_seed)
-    selected = {s: rows if s in load_splits else rows[:0] for s, rows in selected.items()}
+    selected = _select(lists, label_of, train_fraction, fraction_seed, load_splits)
+    splits, facts, loading = _read_splits(
+        lists, spec, selected, label_of, cache, cache_dir, workers
+    )
+    report = {
+        "name": name,
+        "synthetic": bool(synthetic),
+        "root": str(lists.root),
+        **_view_fields(spec),
+        "label_space": label_space,
+        "train_fraction": float(train_fraction),
+        **_counts(lists, splits, classes, load_splits),
+        **loading,
+        **_quality(lists, selected, facts, name, max_bad_fraction),
+    }
+    if spec.view == "fmnist":  # how close the view is to Fashion-MNIST (fmnist_view.view_stats)
+        report["view_stats"] = _view_stats(splits)
+    _log_summary(report)
+    if label_space == "shared":
+        report["dropped_unmapped"] = int(sum((label_of[lists.splits[s]] < 0).sum() for s in SPLITS))
+    return Domain(
+        name=name,
+        classes=classes,
+        **splits,  # train, val, test
+        channels=spec.channels,
+        resolution=spec.resolution,
+        report=report,
+        augment=_plain(augment),
+    )
+
+
+def _read_splits(
+    lists: DeepFashionLists,
+    spec: PreprocessSpec,
+    selected: dict[str, np.ndarray],
+    label_of: np.ndarray,
+    cache: bool,
+    cache_dir: str | Path | None,
+    workers: int,
+) -> tuple[dict[str, Split], dict[str, ImageFacts], dict]:
+    """Each split's good images and their labels, what decoding found, and the report's cache
+    facts and seconds (read from the cache, built first where missing, or preprocessed on the fly)."""
     start = time.perf_counter()
     key, hit = None, None
     if cache:
@@ -112,47 +148,45 @@ def load_deepfashion(
         images, facts[s] = parts[s]
         good = selected[s][facts[s].good]
         splits[s] = Split(images, torch.from_numpy(label_of[good]))
-    report = {
-        "name": name,
-        "synthetic": bool(synthetic),
-        "root": str(lists.root),
+    cache_report = {
+        "enabled": bool(cache),
+        "key": key,
+        "hit": hit,
+        "dir": str(cache_dir) if cache else None,
+    }
+    return splits, facts, {"cache": cache_report, "preprocess_seconds": round(seconds, 3)}
+
+
+def _view_fields(spec: PreprocessSpec) -> dict:
+    return {
         "view": spec.view,
         "fmnist_background": spec.fmnist_background if spec.view == "fmnist" else None,
         "resolution": spec.resolution,
-        "label_space": label_space,
-        "train_fraction": float(train_fraction),
+    }
+
+
+def _plain(augment: Mapping | None) -> dict:
+    """The augmentation settings as a plain dict (a config node comes resolved)."""
+    if isinstance(augment, DictConfig):
+        augment = OmegaConf.to_container(augment, resolve=True)
+    return dict(augment or {})
+
+
+def _counts(
+    lists: DeepFashionLists,
+    splits: dict[str, Split],
+    classes: list[str],
+    load_splits: Sequence[str],
+) -> dict:
+    """The report's sizes: images per split and per class, listed per category, empty ones."""
+    listed = _listed_per_category(lists)
+    return {
         "splits": {s: len(splits[s]) for s in SPLITS},
         "loaded_splits": [s for s in SPLITS if s in load_splits],
         "class_counts": {s: _class_counts(splits[s].labels, classes) for s in SPLITS},
-        "listed_per_category": _listed_per_category(lists),
-        "empty_categories": [c for c, n in _listed_per_category(lists).items() if n == 0],
-        "cache": {
-            "enabled": bool(cache),
-            "key": key,
-            "hit": hit,
-            "dir": str(cache_dir) if cache else None,
-        },
-        "preprocess_seconds": round(seconds, 3),
-        **_quality(lists, selected, facts, name, max_bad_fraction),
+        "listed_per_category": listed,
+        "empty_categories": [c for c, n in listed.items() if n == 0],
     }
-    if spec.view == "fmnist":  # how close the view is to Fashion-MNIST (fmnist_view.view_stats)
-        report["view_stats"] = _view_stats(splits)
-    _log_summary(report)
-    if label_space == "shared":
-        report["dropped_unmapped"] = int(sum((label_of[lists.splits[s]] < 0).sum() for s in SPLITS))
-    if isinstance(augment, DictConfig):
-        augment = OmegaConf.to_container(augment, resolve=True)
-    return Domain(
-        name=name,
-        classes=classes,
-        train=splits["train"],
-        val=splits["val"],
-        test=splits["test"],
-        channels=spec.channels,
-        resolution=spec.resolution,
-        report=report,
-        augment=dict(augment or {}),
-    )
 
 
 def _check_options(
@@ -192,18 +226,25 @@ def _label_space(
 
 
 def _select(
-    lists: DeepFashionLists, label_of: np.ndarray, train_fraction: float, seed: int
+    lists: DeepFashionLists,
+    label_of: np.ndarray,
+    train_fraction: float,
+    seed: int,
+    load_splits: Sequence[str],
 ) -> dict[str, np.ndarray]:
-    """Positions to load per split: labelled in the space; train thinned by a stratified subset.
+    """Positions to load per split: labelled in the space; train thinned by a stratified subset;
+    none for a split outside `load_splits`.
 
     The subset is drawn over listed images (before decoding), so it is the same with and
     without the cache; undecodable images are dropped from it afterwards.
     """
+    if not set(load_splits) <= set(SPLITS):
+        raise ValueError(f"load_splits={list(load_splits)}: choose from {', '.join(SPLITS)}")
     selected = {s: lists.splits[s][label_of[lists.splits[s]] >= 0] for s in SPLITS}
     train = selected["train"]
     keep = stratified_subset(torch.from_numpy(label_of[train]), float(train_fraction), seed)
     selected["train"] = train[keep.numpy()]
-    return selected
+    return {s: rows if s in load_splits else rows[:0] for s, rows in selected.items()}
 
 
 def _preprocess(

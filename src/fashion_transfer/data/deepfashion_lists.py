@@ -60,7 +60,7 @@ def layout_error(root: Path, what: str, synthetic: bool = False) -> DataError:
     """One-line error for a missing root, list file or image folder, saying how to get the data."""
     if synthetic:
         hint = (
-            "generate it with `python -m fashion_transfer.data.synth --out DIR` "
+            "generate it with `python -m fashion_transfer.synth --out DIR` "
             "(writes DIR/wild) and set paths.synth_dir=DIR"
         )
     else:

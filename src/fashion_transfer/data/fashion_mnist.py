@@ -7,21 +7,10 @@ from pathlib import Path
 import torch
 
 from fashion_transfer.data.base import Domain, Split, stratified_subset
+from fashion_transfer.data.classes import FMNIST_CLASSES
 from fashion_transfer.data.idx import IMAGES_MAGIC, LABELS_MAGIC, read_idx
 from fashion_transfer.errors import DataError
 
-FMNIST_CLASSES = [
-    "T-shirt/top",
-    "Trouser",
-    "Pullover",
-    "Dress",
-    "Coat",
-    "Sandal",
-    "Shirt",
-    "Sneaker",
-    "Bag",
-    "Ankle boot",
-]
 _FILES = {
     "train": ("train-images-idx3-ubyte", "train-labels-idx1-ubyte"),
     "test": ("t10k-images-idx3-ubyte", "t10k-labels-idx1-ubyte"),
@@ -68,7 +57,7 @@ def check_layout(
         for name in files:
             if not (raw / name).is_file():
                 how = (
-                    "generate FashionSynth with `python -m fashion_transfer.data.synth --out DIR` "
+                    "generate FashionSynth with `python -m fashion_transfer.synth --out DIR` "
                     "and set paths.synth_dir=DIR"
                     if synthetic
                     else "set paths.data_dir=... to the folder holding FashionMNIST/raw, or "

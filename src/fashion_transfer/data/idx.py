@@ -2,12 +2,12 @@
 
 from __future__ import annotations
 
-import os
 import struct
 from pathlib import Path
 
 import numpy as np
 
+from fashion_transfer import atomic
 from fashion_transfer.errors import DataError
 
 IMAGES_MAGIC = 2051  # 0x00000803: unsigned byte, 3 dims
@@ -49,7 +49,4 @@ def write_idx(path: Path, array: np.ndarray) -> None:
     array = np.ascontiguousarray(array, dtype=np.uint8)
     magic = {1: LABELS_MAGIC, 3: IMAGES_MAGIC}[array.ndim]
     header = struct.pack(">I", magic) + struct.pack(f">{array.ndim}I", *array.shape)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_name(path.name + ".tmp")
-    tmp.write_bytes(header + array.tobytes())
-    os.replace(tmp, path)
+    atomic.write_bytes(path, header + array.tobytes())

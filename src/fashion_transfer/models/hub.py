@@ -10,9 +10,6 @@ pretrained ones.
 from __future__ import annotations
 
 import os
-import socket
-import threading
-import urllib.request
 from pathlib import Path
 from urllib.parse import urlsplit
 
@@ -21,6 +18,7 @@ import torch
 from torch import nn
 
 from fashion_transfer.errors import ConfigError
+from fashion_transfer.network import reachable
 
 PROBE_TIMEOUT_S = 3.0
 """How long the hub may take to accept a TCP connection (DNS included) before we give up."""
@@ -31,33 +29,6 @@ HUB_WEIGHT_FILES = ("model.safetensors", "pytorch_model.bin")
 FILE_HINT = (
     "set backbone.pretrained_file=PATH to a local timm checkpoint, or backbone.pretrained=false"
 )
-
-
-def hub_reachable(url: str, timeout: float = PROBE_TIMEOUT_S) -> bool:
-    """True if the host serving `url` (or the proxy for it) accepts a TCP connection in time.
-
-    The connect runs in a daemon thread so that a resolver that hangs cannot stall us either.
-    """
-    parts = urlsplit(url)
-    host = parts.hostname or ""
-    port = parts.port or (443 if parts.scheme == "https" else 80)
-    proxy = urllib.request.getproxies().get(parts.scheme)
-    if proxy and not urllib.request.proxy_bypass(host):
-        proxy_parts = urlsplit(proxy if "://" in proxy else f"http://{proxy}")
-        host, port = proxy_parts.hostname or "", proxy_parts.port or 80
-    ok: list[bool] = []
-
-    def connect() -> None:
-        try:
-            with socket.create_connection((host, port), timeout=timeout):
-                ok.append(True)
-        except OSError:
-            pass
-
-    probe = threading.Thread(target=connect, daemon=True)
-    probe.start()
-    probe.join(timeout)
-    return bool(ok)
 
 
 def hub_offline() -> bool:
@@ -106,7 +77,7 @@ def hub_weights_file(name: str) -> Path | None:
         if cached.is_file():
             return cached
         url = cfg.url
-    if not hub_reachable(url):
+    if not reachable(url, PROBE_TIMEOUT_S):
         raise ConfigError(
             f"cannot reach {urlsplit(url).hostname} (probe limit {PROBE_TIMEOUT_S:g} s) to download "
             f"pretrained weights for {name}; {FILE_HINT}"

@@ -6,43 +6,19 @@ import contextlib
 import json
 import logging
 import os
-import socket
-import threading
 import time
-import urllib.request
 import uuid
 from collections.abc import Iterable
 from pathlib import Path
 from typing import Any
-from urllib.parse import urlsplit
 
 import numpy as np
 
+from fashion_transfer import atomic
+from fashion_transfer.network import reachable
+
 log = logging.getLogger(__name__)
 STEP_FILE = "wandb_step.json"  # see StepLog; removed with wandb_id.txt when a run starts again
-
-
-def _reachable(url: str, timeout: float) -> bool:
-    """Whether the host serving `url` (or its proxy) accepts a TCP connection within `timeout`.
-
-    The connect runs in a daemon thread so that a hanging name lookup cannot stall us either.
-    """
-    parts = urlsplit(url)
-    host, port = parts.hostname or "", parts.port or (443 if parts.scheme == "https" else 80)
-    proxy = urllib.request.getproxies().get(parts.scheme)
-    if proxy and not urllib.request.proxy_bypass(host):
-        via = urlsplit(proxy if "://" in proxy else f"http://{proxy}")
-        host, port = via.hostname or "", via.port or 80
-    ok: list[bool] = []
-
-    def connect() -> None:
-        with contextlib.suppress(OSError), socket.create_connection((host, port), timeout=timeout):
-            ok.append(True)
-
-    probe = threading.Thread(target=connect, daemon=True)
-    probe.start()
-    probe.join(timeout)
-    return bool(ok)
 
 
 def _why_not_online(wandb: Any, timeout: float) -> str | None:
@@ -52,7 +28,7 @@ def _why_not_online(wandb: Any, timeout: float) -> str | None:
     timeouts, or stops to ask for a key on a terminal.
     """
     base_url = wandb.setup().settings.base_url
-    if not _reachable(base_url, timeout):
+    if not reachable(base_url, timeout):
         return f"{base_url} not reachable within {timeout:g} s"
     try:
         has_key = _find_key(wandb)
@@ -106,9 +82,7 @@ class StepLog:
     def mark(self, step: int, keys: Iterable[str]) -> None:
         self.keys = self.keys | set(keys) if step == self.step else frozenset(keys)
         self.step = step
-        tmp = self.path.with_suffix(".tmp")
-        tmp.write_text(json.dumps({"step": step, "keys": sorted(self.keys)}))
-        os.replace(tmp, self.path)
+        atomic.write_text(self.path, json.dumps({"step": step, "keys": sorted(self.keys)}))
 
 
 class NullTracker:
@@ -162,7 +136,7 @@ class WandbTracker(NullTracker):
         id_file = run_dir / "wandb_id.txt"
         # One W&B run per run folder: a resumed (or requeued) job continues the same W&B run.
         run_id = id_file.read_text().strip() if id_file.exists() else uuid.uuid4().hex[:12]
-        id_file.write_text(run_id)
+        atomic.write_text(id_file, run_id)
         mode = mode or os.environ.get("WANDB_MODE") or "offline"
         kwargs = dict(
             project=project,

@@ -3,33 +3,25 @@
 from __future__ import annotations
 
 import json
-import os
 import shutil
 from pathlib import Path
 from typing import Any
 
 import torch
 
+from fashion_transfer import atomic
+
 
 def save_checkpoint(path: Path, payload: dict[str, Any]) -> None:
     """Write to a temp file and rename: a crash mid-write leaves the previous checkpoint intact."""
-    path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
-    torch.save(payload, tmp)
-    os.replace(tmp, path)
+    with atomic.replacing(path) as tmp:
+        torch.save(payload, tmp)
 
 
 def copy_checkpoint(src: Path, dst: Path) -> None:
     """Copy through a temp file and rename, so `dst` is never a torn file a resume would trust."""
-    tmp = dst.with_name(f".{dst.name}.{os.getpid()}.tmp")
-    shutil.copyfile(src, tmp)
-    os.replace(tmp, dst)
-
-
-def remove_partial_files(folder: Path) -> None:
-    """Temp files of writes a kill interrupted (the files they were to replace are intact)."""
-    for tmp in folder.glob(".*.tmp"):
-        tmp.unlink(missing_ok=True)
+    with atomic.replacing(dst) as tmp:
+        shutil.copyfile(src, tmp)
 
 
 def load_checkpoint(path: Path, map_location: str | torch.device = "cpu") -> dict[str, Any]:

@@ -13,6 +13,8 @@ from pathlib import Path
 
 import numpy as np
 
+from fashion_transfer import atomic
+
 FILENAME = "predictions.npz"
 
 
@@ -21,6 +23,5 @@ def write_predictions(run_dir: Path, per_image: dict[str, dict[str, np.ndarray]]
     arrays = {
         f"{name}_{key}": value for name, sets in per_image.items() for key, value in sets.items()
     }
-    tmp = run_dir / ".predictions.tmp.npz"
-    np.savez_compressed(tmp, **arrays)
-    tmp.replace(run_dir / FILENAME)
+    with atomic.replacing(run_dir / FILENAME) as tmp, open(tmp, "wb") as handle:
+        np.savez_compressed(handle, **arrays)  # a file object: savez adds .npz to a name

@@ -27,10 +27,11 @@ from pathlib import Path
 
 from omegaconf import DictConfig
 
+from fashion_transfer.atomic import remove_partial_files
 from fashion_transfer.errors import ConfigError
 from fashion_transfer.jobs import flat, is_free
 from fashion_transfer.tracking.wandb_run import STEP_FILE
-from fashion_transfer.training.checkpoint import load_checkpoint, remove_partial_files
+from fashion_transfer.training.checkpoint import load_checkpoint
 from fashion_transfer.training.run_lock import claim
 
 log = logging.getLogger(__name__)

@@ -23,7 +23,7 @@ from fashion_transfer.training.resume import keep_hydra_config, prepare_run_dir
 from fashion_transfer.training.run_lock import claim, hold
 from fashion_transfer.training.stages import RunContext, epoch_seed, run_stage
 from fashion_transfer.tuning.space import applies, draw_trial
-from fashion_transfer.utils import build, git_commit, pick_device, seed_everything
+from fashion_transfer.utils import amp_dtype, build, git_commit, pick_device, seed_everything
 
 log = logging.getLogger(__name__)
 SCHEMA_VERSION = 1
@@ -148,13 +148,6 @@ def _one_line(text: str) -> str:
     return " ".join(part.strip() for part in text.splitlines() if part.strip())
 
 
-def _amp_dtype(cfg: DictConfig, device: torch.device) -> torch.dtype | None:
-    amp = cfg.train.get("amp", "auto")
-    if amp == "auto":
-        return torch.bfloat16 if device.type == "cuda" else None
-    return torch.bfloat16 if amp else None
-
-
 def _headline(record: dict) -> dict:
     keys = (
         "val_acc",
@@ -274,7 +267,7 @@ def _run_in(cfg: DictConfig, run_dir: Path) -> dict:
         run_dir=run_dir,
         tracker=tracker,
         record=record,
-        amp_dtype=_amp_dtype(cfg, device),
+        amp_dtype=amp_dtype(cfg.train.get("amp", "auto"), device),
         resume=resume,
         config_dict=config_dict,
         wall_before=record.get("wall_time_s") or 0.0,

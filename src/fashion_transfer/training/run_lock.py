@@ -19,6 +19,7 @@ from pathlib import Path
 
 from filelock import FileLock, Timeout
 
+from fashion_transfer import atomic
 from fashion_transfer.errors import ConfigError
 
 MARKER = ".fashion-transfer-run"
@@ -60,7 +61,7 @@ def claim(run_dir: Path) -> None:
     if is_marked(run_dir):
         return
     info = {"created": time.strftime("%Y-%m-%dT%H:%M:%S"), "host": socket.gethostname()}
-    (run_dir / MARKER).write_text(json.dumps(info) + "\n")
+    atomic.write_text(run_dir / MARKER, json.dumps(info) + "\n")
 
 
 @contextmanager

@@ -16,12 +16,13 @@ from hydra.core.global_hydra import GlobalHydra
 from hydra.utils import instantiate
 from omegaconf import DictConfig
 
-from fashion_transfer.benchmark.timing import Case
+from fashion_transfer.bench.timing import Case
 from fashion_transfer.data.base import Domain, Split
 from fashion_transfer.tracking.wandb_run import NullTracker
 from fashion_transfer.training.batches import iterate_batches
 from fashion_transfer.training.loop import TrainState, model_input, train_one_epoch, train_step
 from fashion_transfer.training.stages import RunContext, build_state
+from fashion_transfer.utils import amp_dtype
 
 CONF_DIR = Path(__file__).resolve().parents[3] / "conf"
 
@@ -36,13 +37,6 @@ def compose_config(overrides: list[str]) -> DictConfig:
         GlobalHydra.instance().clear()
 
 
-def amp_dtype(cfg: DictConfig, device: torch.device) -> torch.dtype | None:
-    """The autocast dtype a run would use (train.amp: auto = bf16 on CUDA, off on CPU)."""
-    amp = cfg.train.get("amp", "auto")
-    on = device.type == "cuda" if amp == "auto" else bool(amp)
-    return torch.bfloat16 if on else None
-
-
 def make_state(cfg: DictConfig, stage: str, domain: Domain, device: torch.device) -> TrainState:
     """A fresh model (seeded like a run) and the train state the strategy's `stage` would get."""
     torch.manual_seed(cfg.seed)
@@ -53,7 +47,7 @@ def make_state(cfg: DictConfig, stage: str, domain: Domain, device: torch.device
         run_dir=Path(tempfile.gettempdir()),  # build_state writes nothing there
         tracker=NullTracker(),
         record={},
-        amp_dtype=amp_dtype(cfg, device),
+        amp_dtype=amp_dtype(cfg.train.get("amp", "auto"), device),
     )
     return build_state(ctx, cfg.strategy.stages[stage], model, domain, stage)
 

@@ -1,46 +1,26 @@
-"""FashionSynth: the suite's own garment data, written in Fashion-MNIST's and DeepFashion's formats.
+"""FashionSynth's generator: both domains written to disk, byte-identical for a seed.
 
-Tests, CI and the offline demo need both domains of the study without downloads. FashionSynth
-renders the same parametrised garment models (`synth_shapes`) as a "studio" set (the ten
-Fashion-MNIST classes, 28x28 gray, as the four idx files) and a "wild" set (15 real DeepFashion
-categories as RGB photos with boxes, in the official folder and list-file layout), so the real
-loaders read them with no special case.
-
-Every image draws from its own seeded generator, so the files are byte-identical for a seed.
-`SYNTH.json` (parameters + file hashes) is written last: a folder without it is incomplete.
-
-    python -m fashion_transfer.data.synth --out data/synth [--seed 0] [--wild 3000]
+`SYNTH.json` (parameters + file hashes) is written last: a folder without it is incomplete, and
+`is_complete` judges a folder before anything is rewritten.
 """
 
 from __future__ import annotations
 
 import hashlib
 import json
-import os
-import sys
-import time
 from pathlib import Path
 
 import numpy as np
 
-from fashion_transfer.cli import (
-    ArgumentParser,
-    check_output_folder,
-    non_negative_int,
-    path_arg,
-    positive_int,
-    why,
-)
+from fashion_transfer import atomic
 from fashion_transfer.data.idx import write_idx
-from fashion_transfer.data.synth_fabric import choose, sample_fabric
-from fashion_transfer.data.synth_render import render_studio, render_wild
-from fashion_transfer.data.synth_shapes import sample_model
 from fashion_transfer.errors import ConfigError, UserError
+from fashion_transfer.synth.fabric import choose, sample_fabric
+from fashion_transfer.synth.render import render_studio, render_wild
+from fashion_transfer.synth.shapes import sample_model
 
 GENERATOR_VERSION = 1
 MANIFEST = "SYNTH.json"
-FMNIST_CLASSES = ("T-shirt/top", "Trouser", "Pullover", "Dress", "Coat", "Sandal", "Shirt",
-                  "Sneaker", "Bag", "Ankle boot")  # fmt: skip
 # Studio class -> garment styles it is drawn from (the same models the wild categories use).
 STUDIO_STYLES: tuple[dict[str, float], ...] = (
     {"Tee": 0.75, "Tank": 0.25}, {"Jeans": 0.75, "Joggers": 0.25},
@@ -235,8 +215,7 @@ def _item_folder(category: str, pattern: str, rng: np.random.Generator, used: se
 
 
 def _write_text(path: Path, text: str) -> None:
-    path.parent.mkdir(parents=True, exist_ok=True)
-    path.write_text(text, encoding="ascii", newline="\n")
+    atomic.write_text(path, text, encoding="ascii")
 
 
 def _hashes(root: Path) -> dict[str, str]:
@@ -255,9 +234,7 @@ def _write_manifest(root: Path, domain: str, params: dict) -> None:
         "params": params,
         "files": _hashes(root),
     }
-    tmp = root / (MANIFEST + ".tmp")
-    tmp.write_text(json.dumps(manifest, indent=1, sort_keys=True) + "\n")
-    os.replace(tmp, root / MANIFEST)
+    atomic.write_text(root / MANIFEST, json.dumps(manifest, indent=1, sort_keys=True) + "\n")
 
 
 def is_complete(root: Path, domain: str, params: dict) -> bool:
@@ -292,54 +269,3 @@ def is_complete(root: Path, domain: str, params: dict) -> bool:
             f"removed; {fix}"
         )
     return True
-
-
-def main(argv: list[str] | None = None) -> int:
-    parser = ArgumentParser(
-        prog="python -m fashion_transfer.data.synth", description=__doc__.split("\n")[0]
-    )
-    parser.add_argument(
-        "--out", type=path_arg, required=True, help="writes OUT/studio and OUT/wild"
-    )
-    parser.add_argument("--seed", type=non_negative_int, default=0)
-    parser.add_argument("--studio-train", type=positive_int, default=12_000, metavar="N")
-    parser.add_argument("--studio-test", type=positive_int, default=2_000, metavar="N")
-    parser.add_argument(
-        "--wild", type=positive_int, default=3_000, metavar="N", help="wild images (all splits)"
-    )
-    args = parser.parse_args(argv)
-    studio = {"n_train": args.studio_train, "n_test": args.studio_test, "seed": args.seed}
-    wild = {"n_images": args.wild, "seed": args.seed, "val_fraction": 0.15, "test_fraction": 0.15}
-    jobs = (("studio", generate_studio, studio), ("wild", generate_wild, wild))
-    try:
-        check_output_folder(args.out)  # a file, or under one: say so before writing anything
-        # Both folders are judged before either is written: a refusal costs no generating time.
-        complete = {domain: is_complete(args.out / domain, domain, p) for domain, _, p in jobs}
-        for domain, generate, params in jobs:
-            root = args.out / domain
-            if complete[domain]:
-                print(
-                    f"{root}: already holds FashionSynth {domain} with these parameters; "
-                    "nothing to do"
-                )
-                continue
-            start = time.perf_counter()
-            generate(root, **params)
-            print(
-                f"{root}: wrote FashionSynth {domain} {params} "
-                f"in {time.perf_counter() - start:.1f} s"
-            )
-    except UserError as err:
-        print(f"error: {err}", file=sys.stderr)
-        return 2
-    except OSError as exc:  # disk full, read-only, a file where a folder goes
-        print(
-            f"error: --out {args.out}: cannot write FashionSynth there ({why(exc)})",
-            file=sys.stderr,
-        )
-        return 2
-    return 0
-
-
-if __name__ == "__main__":
-    sys.exit(main())

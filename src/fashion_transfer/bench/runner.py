@@ -1,6 +1,6 @@
 """The bench's run: every case measured in one process, ratios against the model-only limit.
 
-`python -m fashion_transfer.bench` (src/fashion_transfer/bench.py) checks the options and hands
+`python -m fashion_transfer.bench` (src/fashion_transfer/bench/cli.py) checks the options and hands
 over to `bench`; this module holds what needs torch, torchvision and the suite's training code.
 """
 
@@ -16,14 +16,15 @@ from pathlib import Path
 
 import torch
 from hydra.errors import HydraException
+from omegaconf import DictConfig
 
-from fashion_transfer.benchmark import BUDGET_S, fmnist, report
-from fashion_transfer.benchmark import deepfashion as df
-from fashion_transfer.benchmark.accuracy import time_to_accuracy
-from fashion_transfer.benchmark.setup import compose_config
-from fashion_transfer.benchmark.timing import load_average, machine, measure, peak_memory_mb
+from fashion_transfer.bench import BUDGET_S, fmnist, report
+from fashion_transfer.bench import deepfashion as df
+from fashion_transfer.bench.accuracy import time_to_accuracy
+from fashion_transfer.bench.setup import compose_config
+from fashion_transfer.bench.timing import Case, load_average, machine, measure, peak_memory_mb
 from fashion_transfer.errors import UserError
-from fashion_transfer.utils import pick_device
+from fashion_transfer.utils import pick_device, torch_threads
 
 REPO = Path(__file__).resolve().parents[3]
 
@@ -62,9 +63,9 @@ def progress(message: str) -> None:
     print(f"[bench {time.strftime('%H:%M:%S')}] {message}", file=sys.stderr, flush=True)
 
 
-def run(args: argparse.Namespace, command: str) -> dict:
-    default_threads = torch.get_num_threads()  # what a training run on this machine gets
-    torch.set_num_threads(args.threads)
+def run(args: argparse.Namespace, command: str, default_threads: int) -> dict:
+    """The bench, with `args.threads` torch threads set; `default_threads` is what a training
+    run on this machine gets (time to accuracy trains with those)."""
     device = pick_device(args.device, "--device")
     plan = QUICK if args.quick else FULL
     out = args.out.resolve()
@@ -81,55 +82,18 @@ def run(args: argparse.Namespace, command: str) -> dict:
 
     progress(f"FashionSynth wild ({plan.synth_images} images) under {out}")
     synth = df.synth_root(out, plan.synth_images)
-    loading, decode, half_size = {}, [], None
     batches = {"fmnist": int(cfg.strategy.stages.source.batch_size)}
-    for res in (64, 224) if device.type == "cuda" else (64,):
+    resolutions = (64, 224) if device.type == "cuda" else (64,)
+    loading, decode, half_size = {}, [], None
+    for res in resolutions:
         progress(f"DeepFashion {res} px: preprocessing, cache, training paths")
-        with tempfile.TemporaryDirectory(prefix="cache-", dir=out) as cache:
-            dcfg = compose_config(
-                [
-                    "strategy=deepfashion_scratch",
-                    "dataset@target=synth_wild",
-                    *overrides,
-                    f"paths.synth_dir={synth}",  # after the user's: the bench's own data and
-                    f"paths.cache_dir={cache}",  # a fresh cache, so the first load builds it
-                    f"target.resolution={res}",
-                    f"backbone.resolution={res}",
-                ]
-            )
-            tag = f"df{res}"
-            data = df.prepare(dcfg, plan.preprocess_passes)
-            loading[tag] = df.loading_summary(data)
-            batches[tag] = int(dcfg.strategy.stages.target.batch_size)
-            cases += measure(
-                df.training_cases(dcfg, data, device, plan.df_steps, tag), plan.df_rounds, device
-            )
-            if res == 64:
-                progress("decode+crop+resize per core: suite vs Pillow")
-                decode = df.decode_per_core(
-                    dcfg, data.lists, plan.decode_images, plan.decode_rounds
-                )
-                half_size = df.half_size_difference(dcfg, data.lists)
-            del data
+        path = _deepfashion(overrides, synth, out, res, device, plan)
+        cases += path.cases
+        loading[f"df{res}"], batches[f"df{res}"] = path.loading, path.batch_size
+        if res == 64:
+            decode, half_size = path.decode, path.half_size
     cases += decode
-
-    tta = None
-    if args.time_to_accuracy:
-        threads = args.tta_threads or int(cfg.train.get("threads") or default_threads)
-        # By default the run gets what the budget leaves, enough here for 93% (epoch 11 of 15).
-        deadline = started + BUDGET_S if args.tta_limit is None else None
-        if deadline is not None:
-            limit = f"{deadline - time.perf_counter():.0f} s left of the bench's {BUDGET_S:.0f} s"
-        else:
-            limit = f"{args.tta_limit:.0f} s of training" if args.tta_limit else "none"
-        progress(f"time to accuracy ({threads} threads, limit: {limit})")
-        torch.set_num_threads(threads)
-        try:
-            tta = time_to_accuracy(cfg, device, args.tta_limit or None, deadline=deadline)
-        finally:
-            torch.set_num_threads(args.threads)
-        tta["threads"] = threads
-
+    tta = _time_to_accuracy(args, cfg, device, started, default_threads)
     rows = report.case_rows(cases)
     medians, quartiles = ratios(rows, batches, loading)
     result = {
@@ -148,6 +112,73 @@ def run(args: argparse.Namespace, command: str) -> dict:
     result["seconds"] = time.perf_counter() - started
     result["targets"] = report.targets(result)
     return result
+
+
+@dataclass
+class DeepFashionPath:
+    """What the bench measured of the DeepFashion path at one resolution."""
+
+    cases: list[Case]
+    loading: dict
+    batch_size: int
+    decode: list[Case]  # decode+crop+resize per core, suite vs Pillow (64 px only)
+    half_size: dict | None  # what half-size decoding changes (64 px only)
+
+
+def _deepfashion(
+    overrides: list[str], synth: Path, out: Path, res: int, device: torch.device, plan: Plan
+) -> DeepFashionPath:
+    """The DeepFashion path at `res` px on FashionSynth wild, from a fresh cache."""
+    with tempfile.TemporaryDirectory(prefix="cache-", dir=out) as cache:
+        dcfg = compose_config(
+            [
+                "strategy=deepfashion_scratch",
+                "dataset@target=synth_wild",
+                *overrides,
+                f"paths.synth_dir={synth}",  # after the user's: the bench's own data and
+                f"paths.cache_dir={cache}",  # a fresh cache, so the first load builds it
+                f"target.resolution={res}",
+                f"backbone.resolution={res}",
+            ]
+        )
+        tag = f"df{res}"
+        data = df.prepare(dcfg, plan.preprocess_passes)
+        cases = measure(
+            df.training_cases(dcfg, data, device, plan.df_steps, tag), plan.df_rounds, device
+        )
+        decode, half_size = [], None
+        if res == 64:
+            progress("decode+crop+resize per core: suite vs Pillow")
+            decode = df.decode_per_core(dcfg, data.lists, plan.decode_images, plan.decode_rounds)
+            half_size = df.half_size_difference(dcfg, data.lists)
+        loading = df.loading_summary(data)
+        del data  # its memory maps close before the cache folder goes
+        batch = int(dcfg.strategy.stages.target.batch_size)
+        return DeepFashionPath(cases, loading, batch, decode, half_size)
+
+
+def _time_to_accuracy(
+    args: argparse.Namespace,
+    cfg: DictConfig,
+    device: torch.device,
+    started: float,
+    default_threads: int,
+) -> dict | None:
+    """Seconds of fmnist_baseline training to the thresholds (with --time-to-accuracy)."""
+    if not args.time_to_accuracy:
+        return None
+    threads = args.tta_threads or int(cfg.train.get("threads") or default_threads)
+    # By default the run gets what the budget leaves, enough here for 93% (epoch 11 of 15).
+    deadline = started + BUDGET_S if args.tta_limit is None else None
+    if deadline is not None:
+        limit = f"{deadline - time.perf_counter():.0f} s left of the bench's {BUDGET_S:.0f} s"
+    else:
+        limit = f"{args.tta_limit:.0f} s of training" if args.tta_limit else "none"
+    progress(f"time to accuracy ({threads} threads, limit: {limit})")
+    with torch_threads(threads):
+        tta = time_to_accuracy(cfg, device, args.tta_limit or None, deadline=deadline)
+    tta["threads"] = threads
+    return tta
 
 
 def ratios(rows: dict[str, dict], batches: dict[str, int], loading: dict[str, dict]) -> tuple:
@@ -207,14 +238,13 @@ def _one_line(exc: BaseException) -> str:
 
 def bench(args: argparse.Namespace, command: str) -> int:
     """Run the bench the options describe, write bench.json and bench.md; the exit status."""
-    threads = torch.get_num_threads()
+    default_threads = torch.get_num_threads()  # what a training run on this machine gets
     try:
-        result = run(args, command)
+        with torch_threads(args.threads):
+            result = run(args, command, default_threads)
     except (UserError, HydraException) as exc:
         print(f"error: {_one_line(exc)}", file=sys.stderr)
         return 2
-    finally:
-        torch.set_num_threads(threads)
     report.write(result, args.out)
     print(report.markdown(result))
     progress(f"wrote {args.out / 'bench.json'} and {args.out / 'bench.md'}")

@@ -15,7 +15,7 @@ import torch
 import torch.nn.functional as F
 from torchvision.io import ImageReadMode, decode_jpeg, read_file
 
-from fashion_transfer.benchmark.timing import Case
+from fashion_transfer.bench.timing import Case
 from fashion_transfer.data.deepfashion_lists import DeepFashionLists
 from fashion_transfer.training.loop import TrainState, model_input, train_step
 

@@ -12,9 +12,11 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from fashion_transfer.data import synth
+from fashion_transfer.data.classes import FMNIST_CLASSES
 from fashion_transfer.data.idx import IMAGES_MAGIC, LABELS_MAGIC, read_idx
 from fashion_transfer.errors import UserError
+from fashion_transfer.synth import cli
+from fashion_transfer.synth import generate as synth
 
 N_WILD, N_TRAIN, N_TEST = 40, 200, 50
 LISTS = ("Anno/list_category_img.txt", "Anno/list_bbox.txt", "Eval/list_eval_partition.txt")
@@ -128,7 +130,7 @@ def test_cloth_list_matches_the_official_file(wild: Path) -> None:
 def test_categories_cover_the_shared_space() -> None:
     cloth = [name for name, _ in synth.CLOTH_CATEGORIES]
     assert len(cloth) == 50 and set(synth.WILD_CATEGORIES) <= set(cloth)
-    assert {c for c in synth.WILD_TO_FMNIST.values() if c} == SIX <= set(synth.FMNIST_CLASSES)
+    assert {c for c in synth.WILD_TO_FMNIST.values() if c} == SIX <= set(FMNIST_CLASSES)
     assert (
         sum(c is None for c in synth.WILD_TO_FMNIST.values()) >= 3
         and len(synth.WILD_CATEGORIES) >= 12
@@ -150,13 +152,13 @@ def test_rerun_is_a_no_op_and_mismatch_is_refused(
     tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
     args = ["--out", str(tmp_path), "--studio-train", "20", "--studio-test", "10", "--wild", "8"]
-    assert synth.main(args) == 0
+    assert cli.main(args) == 0
     before = {p: p.stat().st_mtime_ns for p in tmp_path.rglob("*")}
     capsys.readouterr()
-    assert synth.main(args) == 0
+    assert cli.main(args) == 0
     assert "nothing to do" in capsys.readouterr().out
     assert {p: p.stat().st_mtime_ns for p in tmp_path.rglob("*")} == before
-    assert synth.main([*args[:-1], "9"]) == 2
+    assert cli.main([*args[:-1], "9"]) == 2
     err = capsys.readouterr().err
     assert err.startswith("error: ") and err.count("\n") == 1 and str(tmp_path / "wild") in err
     assert "n_images=8 (wanted 9)" in err and "--out" in err

@@ -9,8 +9,8 @@ from hydra.errors import HydraException
 from hydra.utils import instantiate
 from omegaconf import DictConfig, OmegaConf
 
-from fashion_transfer.benchmark.setup import loader_case, make_state, model_only_case, suite_case
-from fashion_transfer.benchmark.timing import Case
+from fashion_transfer.bench.setup import loader_case, make_state, model_only_case, suite_case
+from fashion_transfer.bench.timing import Case
 from fashion_transfer.data.base import Domain
 from fashion_transfer.errors import UserError, in_slot
 

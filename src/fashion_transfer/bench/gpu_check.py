@@ -1,6 +1,6 @@
 """The GPU check: everything worth measuring in a few minutes on a GPU, in one folder.
 
-    python -m fashion_transfer.benchmark.gpu_check --out gpu_check [--dry-run] [key=value ...]
+    python -m fashion_transfer.bench.gpu_check --out gpu_check [--dry-run] [key=value ...]
 
 Steps, each a subprocess with its own time limit inside one overall budget (480 s, the GPU lease's
 8 minutes; a step that would end past it is stopped and reported, and the next ones still run):
@@ -37,7 +37,7 @@ import xml.etree.ElementTree as ET
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from fashion_transfer.benchmark import gpu_estimate
+from fashion_transfer.bench import gpu_estimate
 
 REPO = Path(__file__).resolve().parents[3]
 CUDA_TESTS = [
@@ -203,7 +203,7 @@ def run_check(out: Path, plan: Plan, extra: list[str], dry_run: bool) -> dict:
     studio_train, studio_test = plan.studio
     runner.run(
         "synth",
-        _python("-m", "fashion_transfer.data.synth", "--out", str(synth),
+        _python("-m", "fashion_transfer.synth", "--out", str(synth),
                 "--studio-train", str(studio_train), "--studio-test", str(studio_test),
                 "--wild", str(plan.wild)),
     )  # fmt: skip
@@ -247,7 +247,7 @@ def run_check(out: Path, plan: Plan, extra: list[str], dry_run: bool) -> dict:
 
 def parse_args(argv: list[str] | None) -> argparse.Namespace:
     p = argparse.ArgumentParser(
-        prog="python -m fashion_transfer.benchmark.gpu_check",
+        prog="python -m fashion_transfer.bench.gpu_check",
         description=__doc__,
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )

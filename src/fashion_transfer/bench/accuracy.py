@@ -14,7 +14,7 @@ import torch
 from hydra.utils import instantiate
 from omegaconf import DictConfig
 
-from fashion_transfer.benchmark.setup import make_state
+from fashion_transfer.bench.setup import make_state
 from fashion_transfer.training.loop import evaluate, train_one_epoch
 from fashion_transfer.training.stages import epoch_seed
 from fashion_transfer.utils import seed_everything
@@ -45,15 +45,8 @@ def time_to_accuracy(
     reached: dict[str, float | None] = {f"{t:.3f}": None for t in thresholds}
     wall = 0.0  # the last epoch's wall time, test scoring included
     for epoch in range(int(stage.epochs)):
-        if limit_s and clock + last > limit_s:
-            stopped = f"time limit: another epoch (~{last:.0f} s) would end past {limit_s:.0f} s"
-            break
-        if deadline is not None and time.perf_counter() + wall > deadline:
-            stopped = (
-                f"bench budget: another epoch (~{wall:.0f} s with test scoring) would end past it"
-                if history
-                else "bench budget: spent before the first epoch"
-            )
+        if why := _no_time_for_another(limit_s, deadline, clock, last, wall, bool(history)):
+            stopped = why
             break
         t0 = time.perf_counter()
         train = train_one_epoch(state, domain.train, epoch_seed(cfg.seed, 0, epoch))
@@ -81,19 +74,44 @@ def time_to_accuracy(
     else:
         stopped = "recipe finished"
     return {
-        "recipe": {
-            "strategy": cfg.strategy.name,
-            "model": cfg.model._target_.rsplit(".", 1)[-1],
-            "epochs": int(stage.epochs),
-            "batch_size": int(stage.batch_size),
-            "lr": float(stage.lr),
-            "train_images": len(domain.train),
-            "pool_first": bool(cfg.model.get("pool_first", False)),
-            "ema_decay": stage.get("ema_decay"),
-        },
+        "recipe": _recipe(cfg, len(domain.train)),
         "seconds_to": reached,
         "limit_s": limit_s,
         "stopped": stopped,
         "load_s": round(load_s, 2),
         "history": history,
+    }
+
+
+def _no_time_for_another(
+    limit_s: float | None,
+    deadline: float | None,
+    clock: float,
+    last: float,
+    wall: float,
+    started: bool,
+) -> str | None:
+    """Why another epoch would end past the limit (`last`: its training seconds on the run's
+    clock; `wall`: with test scoring, against the bench's deadline), or None to go on."""
+    if limit_s and clock + last > limit_s:
+        return f"time limit: another epoch (~{last:.0f} s) would end past {limit_s:.0f} s"
+    if deadline is not None and time.perf_counter() + wall > deadline:
+        if not started:
+            return "bench budget: spent before the first epoch"
+        return f"bench budget: another epoch (~{wall:.0f} s with test scoring) would end past it"
+    return None
+
+
+def _recipe(cfg: DictConfig, train_images: int) -> dict:
+    """What the timed run trained: the source stage's settings as the config composed them."""
+    stage = cfg.strategy.stages.source
+    return {
+        "strategy": cfg.strategy.name,
+        "model": cfg.model._target_.rsplit(".", 1)[-1],
+        "epochs": int(stage.epochs),
+        "batch_size": int(stage.batch_size),
+        "lr": float(stage.lr),
+        "train_images": train_images,
+        "pool_first": bool(cfg.model.get("pool_first", False)),
+        "ema_decay": stage.get("ema_decay"),
     }

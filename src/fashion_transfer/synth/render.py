@@ -13,14 +13,14 @@ from __future__ import annotations
 import numpy as np
 from PIL import Image, ImageDraw, ImageFilter
 
-from fashion_transfer.data.synth_fabric import (
+from fashion_transfer.synth.fabric import (
     STUDIO_PATTERNS,
     Fabric,
     choose,
     pattern,
     smooth_noise,
 )
-from fashion_transfer.data.synth_shapes import (
+from fashion_transfer.synth.shapes import (
     BODY,
     DARK,
     FUR,

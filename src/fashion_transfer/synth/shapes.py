@@ -10,44 +10,29 @@ long Coat with a hood), which is what makes the studio-to-wild transfer meaningf
 from __future__ import annotations
 
 import math
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 
 import numpy as np
 
-# Part roles: the renderers map each to a shade (studio) or a colour (wild). 0 is background.
-BODY, TRIM, DARK, PRINT, LINE, DOT, FUR = 1, 2, 3, 4, 5, 6, 7
-
-Pt = tuple[float, float]
-
-
-@dataclass
-class Part:
-    """A filled polygon, or an open polyline when `width` > 0 (seams, straps, handles)."""
-
-    points: np.ndarray
-    role: int
-    width: float = 0.0
-
-
-@dataclass
-class Limb:
-    """Where a wearer's body shows (head, arm, leg, torso), for photos of worn garments."""
-
-    kind: str
-    point: Pt
-    direction: Pt
-    width: float
-
-
-@dataclass
-class Drawing:
-    """A garment in garment units: parts in painting order, and where a wearer would show."""
-
-    parts: list[Part] = field(default_factory=list)
-    limbs: list[Limb] = field(default_factory=list)
-
-    def add(self, points: list[Pt], role: int, width: float = 0.0) -> None:
-        self.parts.append(Part(np.asarray(points, dtype=np.float64), role, width))
+from fashion_transfer.synth import items
+from fashion_transfer.synth.drawing import (
+    BODY,
+    DARK,
+    DOT,
+    FUR,
+    LINE,
+    PRINT,
+    TRIM,
+    Drawing,
+    Limb,
+    Part,
+    Pt,
+    bezier,
+    ellipse,
+    flag,
+    mirror,
+    symmetric,
+)
 
 
 @dataclass
@@ -153,34 +138,6 @@ def build(model: GarmentModel) -> Drawing:
     return _BUILDERS[model.builder](model.p)
 
 
-def _flag(p: dict[str, float], key: str) -> bool:
-    return p.get(key, 0.0) > 0.5
-
-
-def _mirror(points: list[Pt]) -> list[Pt]:
-    return [(-x, y) for x, y in reversed(points)]
-
-
-_CIRCLES: dict[int, tuple[np.ndarray, np.ndarray]] = {}
-
-
-def _ellipse(
-    cx: float, cy: float, rx: float, ry: float, n: int = 16, jag: float = 0.0
-) -> np.ndarray:
-    """An n-gon ellipse; `jag` > 0 alternates the radius (fur)."""
-    if n not in _CIRCLES:
-        t = np.linspace(0, 2 * np.pi, n, endpoint=False)
-        _CIRCLES[n] = (np.stack([np.cos(t), np.sin(t)], axis=1), (np.arange(n) % 2)[:, None])
-    unit, odd = _CIRCLES[n]
-    return unit * (1.0 + jag * odd) * (rx, ry) + (cx, cy)
-
-
-def _symmetric(d: Drawing, right: list[Pt], role: int, width: float = 0.0) -> None:
-    """Add a part and its mirror image (pockets, collar flaps, cuffs)."""
-    d.add(right, role, width)
-    d.add(_mirror(right), role, width)
-
-
 def _half_width(p: dict[str, float], y: float) -> float:
     """Half width of the torso outline at height y (armpit, waist and hem knots)."""
     ys = [p["armpit_y"], p["waist_y"], p["body_len"]]
@@ -195,16 +152,16 @@ def _upper_right(p: dict[str, float], d: Drawing) -> list[Pt]:
         so = min(nw + p["strap"], bw - 0.08)
         ctrl = [(so + 0.02, ay * 0.7), (bw - 0.1, ay)]
         d.limbs.append(Limb("arm", ((so + bw) / 2, ay * 0.6), (0.3, 1.0), 0.15))
-        return [(nw, 0.0), (so, 0.0), *_bezier((so, 0.0), *ctrl, (bw, ay))]
+        return [(nw, 0.0), (so, 0.0), *bezier((so, 0.0), *ctrl, (bw, ay))]
     s = np.array([p["shoulder_w"], p["shoulder_drop"]])
     a = math.radians(p["sleeve_angle"])
     dvec, nvec = np.array([math.cos(a), math.sin(a)]), np.array([-math.sin(a), math.cos(a)])
     end = s + p["sleeve_len"] * dvec
     top = end - nvec * p["sleeve_w"] * p["sleeve_flare"] / 2
     bottom = end + nvec * p["sleeve_w"] * (1 + p["sleeve_flare"] / 2)
-    if _flag(p, "cuffs"):
+    if flag(p, "cuffs"):
         r = p["rib"] * 0.8
-        _symmetric(
+        symmetric(
             d, [tuple(top), tuple(bottom), tuple(bottom - r * dvec), tuple(top - r * dvec)], TRIM
         )
     mid = (top + bottom) / 2
@@ -212,16 +169,9 @@ def _upper_right(p: dict[str, float], d: Drawing) -> list[Pt]:
     return [(nw, 0.0), tuple(s), tuple(top), tuple(bottom), (bw, ay)]
 
 
-def _bezier(p0: Pt, p1: Pt, p2: Pt, p3: Pt, n: int = 6) -> list[Pt]:
-    t = np.linspace(0, 1, n + 1)[1:, None]
-    pts = np.array([p0, p1, p2, p3])
-    curve = (1 - t) ** 3 * pts[0] + 3 * (1 - t) ** 2 * t * pts[1] + 3 * (1 - t) * t**2 * pts[2]
-    return [tuple(q) for q in (curve + t**3 * pts[3]).tolist()]
-
-
 def _neckline(p: dict[str, float]) -> list[Pt]:
     nw, nd = p["neck_w"], p["neck_d"]
-    if _flag(p, "vneck") or _flag(p, "lapel"):
+    if flag(p, "vneck") or flag(p, "lapel"):
         return [(0.0, nd)]
     return [
         (-nw * 0.7, nd * 0.6),
@@ -234,16 +184,16 @@ def _neckline(p: dict[str, float]) -> list[Pt]:
 
 def _hood(p: dict[str, float], d: Drawing) -> None:
     nw, h = p["neck_w"], p["hood_h"]
-    d.add(_ellipse(0.0, -h * 0.4 + 0.04, nw + 0.12, h * 0.55), BODY)
-    if _flag(p, "fur"):
-        d.add(_ellipse(0.0, -h * 0.3, nw * 1.05, h * 0.42, n=28, jag=0.12), FUR)
-    d.add(_ellipse(0.0, -h * 0.28, nw * 0.8, h * 0.34), DARK)
+    d.add(ellipse(0.0, -h * 0.4 + 0.04, nw + 0.12, h * 0.55), BODY)
+    if flag(p, "fur"):
+        d.add(ellipse(0.0, -h * 0.3, nw * 1.05, h * 0.42, n=28, jag=0.12), FUR)
+    d.add(ellipse(0.0, -h * 0.28, nw * 0.8, h * 0.34), DARK)
 
 
 def _top(p: dict[str, float]) -> Drawing:
     """Tops, dresses, coats: one outline whose sleeves, length, waist and flare vary."""
     d = Drawing()
-    if _flag(p, "hood"):
+    if flag(p, "hood"):
         _hood(p, d)
     nw, length, curve = p["neck_w"], p["body_len"], p["hem_curve"]
     hem = _half_width(p, length)
@@ -251,10 +201,10 @@ def _top(p: dict[str, float]) -> Drawing:
     right = _upper_right(p, over)
     right += [(_half_width(p, p["waist_y"]), p["waist_y"]), (hem, length - curve)]
     right += [(hem * 0.55, length - curve * 0.3), (0.0, length)]
-    d.add(right + _mirror(right)[1:] + _neckline(p), BODY)
+    d.add(right + mirror(right)[1:] + _neckline(p), BODY)
     d.parts += over.parts
     d.limbs += over.limbs
-    if not _flag(p, "hood"):
+    if not flag(p, "hood"):
         back = [(-nw, 0.0), (-nw * 0.5, -0.035), (0.0, -0.045), (nw * 0.5, -0.035), (nw, 0.0)]
         d.add(back + _neckline(p)[::-1], DARK)
     _top_details(p, d, hem)
@@ -267,49 +217,49 @@ def _top(p: dict[str, float]) -> Drawing:
 def _top_details(p: dict[str, float], d: Drawing, hem: float) -> None:
     nw, nd, length, ay = p["neck_w"], p["neck_d"], p["body_len"], p["armpit_y"]
     lw = 0.02
-    if _flag(p, "rib_hem"):
+    if flag(p, "rib_hem"):
         r = p["rib"]
         d.add([(-hem, length - r), (hem, length - r), (hem, length), (-hem, length)], TRIM)
-    if _flag(p, "collar") or _flag(p, "lapel"):
-        depth = nd + (0.14 if _flag(p, "collar") else 0.45)
+    if flag(p, "collar") or flag(p, "lapel"):
+        depth = nd + (0.14 if flag(p, "collar") else 0.45)
         d.add([(-nw - 0.02, 0.01), (-nw * 0.6, -0.06), (nw * 0.6, -0.06), (nw + 0.02, 0.01)], TRIM)
-        _symmetric(d, [(nw + 0.03, -0.01), (0.02, nd + 0.02), (nw * 0.5 + 0.04, depth)], TRIM)
-    opening = nd + (0.45 if _flag(p, "lapel") else 0.0)
-    if _flag(p, "buttons") or _flag(p, "zip") or _flag(p, "lapel"):
+        symmetric(d, [(nw + 0.03, -0.01), (0.02, nd + 0.02), (nw * 0.5 + 0.04, depth)], TRIM)
+    opening = nd + (0.45 if flag(p, "lapel") else 0.0)
+    if flag(p, "buttons") or flag(p, "zip") or flag(p, "lapel"):
         d.add([(0.0, opening), (0.0, length - 0.02)], LINE, lw)
-    if _flag(p, "buttons"):
-        xs = (-0.12, 0.12) if _flag(p, "double") else (0.035,)
-        stop = min(length - 0.1, opening + (0.6 if _flag(p, "double") else 2.0))
+    if flag(p, "buttons"):
+        xs = (-0.12, 0.12) if flag(p, "double") else (0.035,)
+        stop = min(length - 0.1, opening + (0.6 if flag(p, "double") else 2.0))
         for y in np.arange(opening + 0.06, stop, 0.17).tolist():
             for x in xs:
-                d.add(_ellipse(x, y, 0.025, 0.025, n=8), DOT)
-    if _flag(p, "belt"):
+                d.add(ellipse(x, y, 0.025, 0.025, n=8), DOT)
+    if flag(p, "belt"):
         wy, ww = p["waist_y"], _half_width(p, p["waist_y"]) + 0.01
         d.add([(-ww, wy - 0.045), (ww, wy - 0.045), (ww, wy + 0.045), (-ww, wy + 0.045)], TRIM)
-        d.add(_ellipse(0.0, wy, 0.06, 0.05, n=8), DOT)
-    if _flag(p, "kangaroo"):
+        d.add(ellipse(0.0, wy, 0.06, 0.05, n=8), DOT)
+    if flag(p, "kangaroo"):
         y0, y1 = length * 0.58, length - p["rib"] - 0.03
         d.add([(-0.27, y0), (0.27, y0), (0.35, y1), (-0.35, y1), (-0.27, y0)], LINE, lw)
-    if _flag(p, "pocket"):
+    if flag(p, "pocket"):
         y0 = length * 0.6 if length > 1.6 else ay + 0.02
         s = 0.2 if length > 1.6 else 0.13
-        _symmetric(
+        symmetric(
             d,
             [(0.16, y0), (0.16 + s, y0), (0.16 + s, y0 + s), (0.16, y0 + s), (0.16, y0)],
             LINE,
             lw,
         )
-    if _flag(p, "hood") and not _flag(p, "zip"):
-        _symmetric(d, [(0.08, nd * 0.5), (0.09, nd + 0.3)], LINE, lw)
-    if _flag(p, "quilted"):
+    if flag(p, "hood") and not flag(p, "zip"):
+        symmetric(d, [(0.08, nd * 0.5), (0.09, nd + 0.3)], LINE, lw)
+    if flag(p, "quilted"):
         for y in np.arange(ay + 0.15, length - 0.08, 0.24).tolist():
             w = _half_width(p, y) - 0.03
             d.add([(-w, y), (w, y)], LINE, lw)
-    if _flag(p, "tiers"):
+    if flag(p, "tiers"):
         for y in np.linspace(p["waist_y"], length, 4)[1:-1].tolist():
             w = _half_width(p, y) - 0.03
             d.add([(-w, y), (w, y)], LINE, lw)
-    if _flag(p, "graphic"):
+    if flag(p, "graphic"):
         w = p["print_w"]
         d.add([(-w / 2, ay), (w / 2, ay), (w / 2, ay + w * 0.7), (-w / 2, ay + w * 0.7)], PRINT)
 
@@ -336,21 +286,21 @@ def _bottom(p: dict[str, float]) -> Drawing:
     """Trousers, joggers and shorts: two legs, waistband, fly, pockets, cuffs."""
     d = Drawing()
     right = _legs(p, 0.0)
-    d.add(_mirror(right) + right, BODY)
+    d.add(mirror(right) + right, BODY)
     ww, band, leg, lw = p["waist_w"], p["band"], p["leg_len"], 0.02
     d.add([(-ww, 0.0), (ww, 0.0), (ww + 0.01, band), (-ww - 0.01, band)], TRIM)
-    if _flag(p, "fly"):
+    if flag(p, "fly"):
         d.add([(0.05, band), (0.05, p["rise"] * 0.7), (0.0, p["rise"] * 0.85)], LINE, lw)
-    if _flag(p, "pockets"):
-        _symmetric(
+    if flag(p, "pockets"):
+        symmetric(
             d, [(ww * 0.45, band), (ww * 0.6, band + 0.12), (ww * 0.95, band + 0.2)], LINE, lw
         )
-    if _flag(p, "drawstring"):
-        _symmetric(d, [(0.04, band * 0.5), (0.07, band + 0.25)], LINE, lw)
-    if _flag(p, "cuffed"):
+    if flag(p, "drawstring"):
+        symmetric(d, [(0.04, band * 0.5), (0.07, band + 0.25)], LINE, lw)
+    if flag(p, "cuffed"):
         y = leg - p["cuff"] * (0.7 if leg < 1.2 else 1.0)
         x_in, x_out = _leg_x(p, y, False), _leg_x(p, y, True)
-        _symmetric(d, [(x_in, y), (x_out, y), (p["hem_out"], leg), (p["hem_in"], leg)], TRIM)
+        symmetric(d, [(x_in, y), (x_out, y), (p["hem_out"], leg), (p["hem_in"], leg)], TRIM)
     mid = (p["hem_out"] + p["hem_in"]) / 2
     d.limbs.append(Limb("torso", (0.0, 0.0), (0.0, -1.0), ww * 2))
     d.limbs += [Limb("leg", (s * mid, leg), (0.0, 1.0), 0.15) for s in (1, -1)]
@@ -372,7 +322,7 @@ def _skirt(p: dict[str, float]) -> Drawing:
         BODY,
     )
     d.add([(-ww, 0.0), (ww, 0.0), (ww + 0.01, band), (-ww - 0.01, band)], TRIM)
-    if _flag(p, "pleats"):
+    if flag(p, "pleats"):
         for t in np.linspace(-0.8, 0.8, 7).tolist():
             d.add([(t * ww, band), (t * hw, length - 0.02)], LINE, 0.015)
     d.limbs.append(Limb("torso", (0.0, 0.0), (0.0, -1.0), ww * 2))
@@ -384,8 +334,8 @@ def _romper(p: dict[str, float]) -> Drawing:
     """A top and a pair of shorts cut in one piece."""
     d = Drawing()
     right = _upper_right(p, d) + _legs(p, p["waist_y"])
-    d.parts.insert(0, Part(np.asarray(right + _mirror(right)[1:] + _neckline(p)), BODY))
-    if _flag(p, "belt"):
+    d.parts.insert(0, Part(np.asarray(right + mirror(right)[1:] + _neckline(p)), BODY))
+    if flag(p, "belt"):
         wy, ww = p["waist_y"], p["waist_w"] + 0.01
         d.add([(-ww, wy - 0.04), (ww, wy - 0.04), (ww, wy + 0.04), (-ww, wy + 0.04)], TRIM)
     bottom = p["waist_y"] + p["leg_len"]
@@ -395,89 +345,7 @@ def _romper(p: dict[str, float]) -> Drawing:
     return d
 
 
-def _shoe(p: dict[str, float], shaft: float, heel: float) -> Drawing:
-    """Side view, toe to the left: sole, optional heel, upper rising to `shaft`."""
-    d = Drawing()
-    n, h = p["length"], p["height"] * 0.42
-    sole = [(0.0, -0.02), (0.02, -0.09), (0.7 * n, -0.09 - heel * 0.5), (n, -0.09 - heel), (n, 0.0),
-            (0.8 * n, 0.0), (0.78 * n, -heel * 0.8), (0.6 * n, -heel * 0.4), (0.05, 0.01)]  # fmt: skip
-    upper = [(0.02, -0.09), (0.06, -0.2), (0.3 * n, -0.26 - heel * 0.3), (0.5 * n, -h - heel * 0.5),
-             (0.56 * n, -max(shaft, h + 0.08) - heel), (0.97 * n, -max(shaft, h + 0.04) - heel),
-             (n, -0.09 - heel)]  # fmt: skip
-    d.add(upper, BODY)
-    d.add(sole, TRIM)
-    return d
-
-
-def _sneaker(p: dict[str, float]) -> Drawing:
-    d = _shoe(p, p["height"] * 0.47, 0.0)
-    for i in range(4):
-        x = (0.34 + 0.05 * i) * p["length"]
-        d.add([(x, -0.27 - 0.04 * i), (x + 0.07, -0.3 - 0.04 * i)], LINE, 0.025)
-    d.add([(0.25, -0.14), (0.55, -0.2), (0.85, -0.15)], LINE, 0.03)
-    return d
-
-
-def _boot(p: dict[str, float]) -> Drawing:
-    d = _shoe(p, p["shaft"], p["heel"] * 0.6)
-    if _flag(p, "zip"):
-        d.add([(0.62 * p["length"], -p["shaft"] + 0.05), (0.62 * p["length"], -0.3)], LINE, 0.02)
-    else:
-        d.add(
-            [(0.6, -p["shaft"] + 0.02), (0.66, -0.35), (0.84, -0.35), (0.88, -p["shaft"] + 0.02)],
-            TRIM,
-        )
-    return d
-
-
-def _sandal(p: dict[str, float]) -> Drawing:
-    """Thin sole, optional heel, a few straps: sparse, like Fashion-MNIST's sandals."""
-    d = Drawing()
-    n, heel = p["length"], p["heel"] * 1.6
-    d.add([(0.0, -0.03), (0.7 * n, -0.05 - heel * 0.4), (n, -0.06 - heel), (n, -heel * 0.8 + 0.0),
-           (0.92 * n, 0.0), (0.85 * n, -heel * 0.7), (0.7 * n, -0.02 - heel * 0.35), (0.02, 0.01)], BODY)  # fmt: skip
-    for i in range(int(p["straps"])):
-        x = (0.12 + 0.22 * i) * n
-        top = -0.2 - 0.08 * i - heel * (0.15 + 0.25 * i)
-        d.add(
-            [(x, -0.04 - heel * 0.3 * i), (x + 0.06, top), (x + 0.16, -0.05 - heel * 0.35 * i)],
-            TRIM,
-            0.05,
-        )
-    d.add(
-        [
-            (0.78 * n, -0.06 - heel * 0.8),
-            (0.8 * n, -0.42 - heel),
-            (0.95 * n, -0.42 - heel),
-            (0.97 * n, -0.06 - heel),
-        ],
-        TRIM,
-        0.05,
-    )
-    return d
-
-
-def _bag(p: dict[str, float]) -> Drawing:
-    d = Drawing()
-    w, h, t = 0.5 * p["length"], 0.75 * p["height"], p["taper"]
-    d.add([(-w * (1 - t), -h), (w * (1 - t), -h), (w, 0.0), (-w, 0.0)], BODY)
-    if _flag(p, "strap"):
-        d.add(
-            [(-w * 0.9, -h), (-w * 0.6, -h - 0.5), (w * 0.6, -h - 0.5), (w * 0.9, -h)], TRIM, 0.04
-        )
-    else:
-        hh = p["handle"]
-        d.add([(-0.22, -h), (-0.18, -h - hh), (0.18, -h - hh), (0.22, -h)], TRIM, 0.06)
-    if _flag(p, "flap"):
-        d.add(
-            [(-w * (1 - t), -h), (w * (1 - t), -h), (w * 0.95, -h * 0.55), (-w * 0.95, -h * 0.55)],
-            TRIM,
-        )
-    d.add(_ellipse(0.0, -h * 0.55, 0.05, 0.04, n=8), DOT)
-    return d
-
-
 _BUILDERS = {
-    "top": _top, "bottom": _bottom, "skirt": _skirt, "romper": _romper, "sandal": _sandal,
-    "sneaker": _sneaker, "boot": _boot, "bag": _bag,
+    "top": _top, "bottom": _bottom, "skirt": _skirt, "romper": _romper, "sandal": items.sandal,
+    "sneaker": items.sneaker, "boot": items.boot, "bag": items.bag,
 }  # fmt: skip

@@ -12,6 +12,8 @@ from typing import Any
 
 import yaml
 
+from fashion_transfer import atomic
+
 DATA_PATH_GOAL = 0.9  # training from the cache / model-only, resnet50 at 224 px
 # The study `experiment=paper` runs (conf/experiment/paper.yaml; a test checks these against it):
 PAPER_SEEDS = 3
@@ -209,12 +211,12 @@ def markdown(result: dict) -> str:
 
 def write(result: dict, out: Path) -> None:
     """gpu_check.json/.md, and bench.json/.md gathering each backbone's bench in the folder."""
-    (out / "gpu_check.json").write_text(json.dumps(result, indent=2))
-    (out / "gpu_check.md").write_text(markdown(result))
-    (out / "bench.json").write_text(json.dumps(result["benches"], indent=2))
+    atomic.write_text(out / "gpu_check.json", json.dumps(result, indent=2))
+    atomic.write_text(out / "gpu_check.md", markdown(result))
+    atomic.write_text(out / "bench.json", json.dumps(result["benches"], indent=2))
     parts = [
         f"# bench: {name}\n\n" + (out / f"bench_{name}" / "bench.md").read_text()
         for name in result["benches"]
         if (out / f"bench_{name}" / "bench.md").is_file()
     ]
-    (out / "bench.md").write_text("\n".join(parts) or "no bench completed\n")
+    atomic.write_text(out / "bench.md", "\n".join(parts) or "no bench completed\n")

@@ -21,12 +21,11 @@ from torch.utils.data import DataLoader, Dataset
 from torchvision import transforms
 from torchvision.io import ImageReadMode, decode_jpeg, read_file
 
-from fashion_transfer.benchmark.device_decode import device_decode_case
-from fashion_transfer.benchmark.setup import loader_case, make_state, model_only_case, suite_case
-from fashion_transfer.benchmark.timing import Case, measure, timed
+from fashion_transfer.bench.device_decode import device_decode_case
+from fashion_transfer.bench.setup import loader_case, make_state, model_only_case, suite_case
+from fashion_transfer.bench.timing import Case, measure, timed
 from fashion_transfer.data.base import Domain
 from fashion_transfer.data.deepfashion_lists import DeepFashionLists, validate_layout
-from fashion_transfer.data.synth import generate_wild
 from fashion_transfer.data.transforms import (
     PreprocessSpec,
     decode_rgb,
@@ -35,6 +34,8 @@ from fashion_transfer.data.transforms import (
     make_spec,
     transform,
 )
+from fashion_transfer.synth.generate import generate_wild
+from fashion_transfer.utils import torch_threads
 
 
 class PillowCrops(Dataset):
@@ -245,37 +246,23 @@ def decode_per_core(cfg: DictConfig, lists: DeepFashionLists, n: int, repeats: i
                 img.convert("RGB")
         return len(paths)
 
-    threads = torch.get_num_threads()
-    torch.set_num_threads(1)
-    try:
+    cases = [
+        ("suite_per_core", suite, "decode_rgb + transform, 1 thread"),
+        ("pillow_per_core", pillow, "PillowCrops.__getitem__, 1 thread"),
+        ("suite_decode_only_per_core", suite_decode, "decode_rgb alone, at the size the suite "
+         "picks (target.dct_scaling)"),
+        ("suite_decode_full_only_per_core", suite_decode_full, "decode_rgb alone, every image at "
+         "full size"),
+        ("pillow_decode_only_per_core", pillow_decode, "Pillow decode alone"),
+        ("torchvision_decode_only_per_core", torchvision_decode, "torchvision.io.decode_jpeg "
+         "alone (the decoder the suite used before)"),
+    ]  # fmt: skip
+    with torch_threads(1):
         return measure(
-            [
-                Case("decode/suite_per_core", suite, note="decode_rgb + transform, 1 thread"),
-                Case("decode/pillow_per_core", pillow, note="PillowCrops.__getitem__, 1 thread"),
-                Case(
-                    "decode/suite_decode_only_per_core",
-                    suite_decode,
-                    note="decode_rgb alone, at the size the suite picks (target.dct_scaling)",
-                ),
-                Case(
-                    "decode/suite_decode_full_only_per_core",
-                    suite_decode_full,
-                    note="decode_rgb alone, every image at full size",
-                ),
-                Case(
-                    "decode/pillow_decode_only_per_core", pillow_decode, note="Pillow decode alone"
-                ),
-                Case(
-                    "decode/torchvision_decode_only_per_core",
-                    torchvision_decode,
-                    note="torchvision.io.decode_jpeg alone (the decoder the suite used before)",
-                ),
-            ],
+            [Case(f"decode/{name}", run, note=note) for name, run, note in cases],
             repeats,
             torch.device("cpu"),
         )
-    finally:
-        torch.set_num_threads(threads)
 
 
 def loading_summary(data: Prepared) -> dict:

@@ -25,7 +25,7 @@ import shlex
 import sys
 from pathlib import Path
 
-from fashion_transfer.benchmark import BUDGET_S
+from fashion_transfer.bench import BUDGET_S
 from fashion_transfer.cli import (
     ArgumentParser,
     check_output_folder,
@@ -95,10 +95,6 @@ def main(argv: list[str] | None = None) -> int:
         return exc.exit_code
     # The measuring code (torch, torchvision, the training loop) loads only once the options are
     # checked: a mistyped option is answered at once, not after seconds of imports.
-    from fashion_transfer.benchmark.runner import bench
+    from fashion_transfer.bench.runner import bench
 
     return bench(args, shlex.join(["python", "-m", "fashion_transfer.bench", *argv]))
-
-
-if __name__ == "__main__":
-    sys.exit(main())

@@ -6,7 +6,8 @@ import json
 import statistics
 from pathlib import Path
 
-from fashion_transfer.benchmark.timing import Case
+from fashion_transfer import atomic
+from fashion_transfer.bench.timing import Case
 
 BENCH_LIMIT_S, QUICK_LIMIT_S = 600.0, 120.0  # the issue's 10 minutes, and 2 for --quick
 TIME_TO_ACCURACY_TARGET_S = 321.0  # half of the public repository's 643 s to 92.2% test accuracy
@@ -93,8 +94,8 @@ def reached_line(tta: dict) -> str:
 
 def write(result: dict, out: Path) -> None:
     out.mkdir(parents=True, exist_ok=True)
-    (out / "bench.json").write_text(json.dumps(result, indent=2) + "\n")
-    (out / "bench.md").write_text(markdown(result))
+    atomic.write_text(out / "bench.json", json.dumps(result, indent=2) + "\n")
+    atomic.write_text(out / "bench.md", markdown(result))
 
 
 def _fmt(x: float | None, digits: int = 0) -> str:
@@ -104,8 +105,22 @@ def _fmt(x: float | None, digits: int = 0) -> str:
 
 
 def markdown(result: dict) -> str:
-    m = result["machine"]
+    """bench.md: the machine, every case, the ratios, the targets, time to accuracy, memory."""
     lines = [
+        *_header_lines(result),
+        *_case_lines(result["cases"]),
+        *_ratio_lines(result),
+        *_target_lines(result["targets"]),
+        *half_size_lines(result.get("half_size_decoding")),
+        *_time_to_accuracy_lines(result.get("time_to_accuracy")),
+        *_memory_lines(result["memory"]),
+    ]
+    return "\n".join(lines)
+
+
+def _header_lines(result: dict) -> list[str]:
+    m = result["machine"]
+    return [
         "# fashion-transfer bench",
         "",
         f"`{result['command']}`",
@@ -116,17 +131,22 @@ def markdown(result: dict) -> str:
         f"{result['seconds']:.0f} s in all. Images/second: medians of interleaved rounds; "
         "vs model-only: the median of the per-round ratios.",
         "",
-        "| case | batch | images/s | vs model-only | what |",
-        "|---|---:|---:|---:|---|",
     ]
-    cases = result["cases"]
+
+
+def _case_lines(cases: dict) -> list[str]:
+    lines = ["| case | batch | images/s | vs model-only | what |", "|---|---:|---:|---:|---|"]
     for name, c in cases.items():
         limit = _limit_of(name, cases)
         vs = f"{statistics.median(paired(cases, name, limit)):.2f}" if limit else ""
         lines.append(
             f"| {name} | {c['batch_size'] or ''} | {_fmt(c['images_per_s'])} | {vs} | {c['note']} |"
         )
-    lines += ["", "| ratio (median of per-round ratios) | value | quartiles |", "|---|---:|---:|"]
+    return lines
+
+
+def _ratio_lines(result: dict) -> list[str]:
+    lines = ["", "| ratio (median of per-round ratios) | value | quartiles |", "|---|---:|---:|"]
     for key, value in result["ratios"].items():
         q = result["ratio_quartiles"].get(key)
         spread = f"{q[0]:.2f}-{q[1]:.2f}" if q else ""
@@ -137,54 +157,53 @@ def markdown(result: dict) -> str:
             f"dataset.workers threads) | {load['preprocess_images_per_s']:,.0f} | |"
         )
         lines.append(f"| {tag} cache build, images/s | {load['cache_build_images_per_s']:,.0f} | |")
-    lines += [
-        "",
-        "## Targets",
-        "",
-        "| target | measured | needed | result |",
-        "|---|---:|---:|---|",
-    ]
-    for t in result["targets"]:
+    return lines
+
+
+def _target_lines(targets: list[dict]) -> list[str]:
+    lines = ["", "## Targets", "", "| target | measured | needed | result |", "|---|---:|---:|---|"]
+    for t in targets:
         digits = 0 if "seconds" in t["target"] else 2
         lines.append(
             f"| {t['target']} | {_fmt(t['value'], digits)} | {t['op']} {t['threshold']:g} | "
             f"{'PASS' if t['pass'] else 'FAIL'} |"
         )
-    lines += half_size_lines(result.get("half_size_decoding"))
-    tta = result.get("time_to_accuracy")
-    if tta is not None:
-        rec = tta["recipe"]
-        lines += [
-            "",
-            f"## Time to accuracy ({rec['strategy']}: {rec['model']}, {rec['epochs']} epochs, "
-            f"batch {rec['batch_size']}, lr {rec['lr']:g}, {rec['train_images']} train images, "
-            f"{tta.get('threads', '?')} torch threads)",
-            "",
-            f"{reached_line(tta)} Stopped: {tta['stopped']}. Seconds count training and "
-            "validation, not the bench's per-epoch test scoring.",
-            "",
-            "| epoch | seconds | val acc | test acc |",
-            "|---:|---:|---:|---:|",
-        ]
-        lines += [
+    return lines
+
+
+def _time_to_accuracy_lines(tta: dict | None) -> list[str]:
+    if tta is None:
+        return []
+    rec = tta["recipe"]
+    return [
+        "",
+        f"## Time to accuracy ({rec['strategy']}: {rec['model']}, {rec['epochs']} epochs, "
+        f"batch {rec['batch_size']}, lr {rec['lr']:g}, {rec['train_images']} train images, "
+        f"{tta.get('threads', '?')} torch threads)",
+        "",
+        f"{reached_line(tta)} Stopped: {tta['stopped']}. Seconds count training and "
+        "validation, not the bench's per-epoch test scoring.",
+        "",
+        "| epoch | seconds | val acc | test acc |",
+        "|---:|---:|---:|---:|",
+        *(
             f"| {h['epoch']} | {h['seconds']:.0f} | {h['val_acc']:.4f} | {h['test_acc']:.4f} |"
             for h in tta["history"]
-        ]
-    mem = result["memory"]
-    lines += [
+        ),
+    ]
+
+
+def _memory_lines(mem: dict) -> list[str]:
+    cuda = (
+        f", {mem['cuda_max_allocated_mb']:,.0f} MB CUDA" if "cuda_max_allocated_mb" in mem else ""
+    )
+    return [
         "",
         f"Peak memory: {mem['self_max_rss_mb']:,.0f} MB resident (bench process), "
         f"{mem['children_max_rss_mb']:,.0f} MB (largest DataLoader worker; forked, so that "
-        "counts pages it shares with the bench)"
-        + (
-            f", {mem['cuda_max_allocated_mb']:,.0f} MB CUDA"
-            if "cuda_max_allocated_mb" in mem
-            else ""
-        )
-        + ".",
+        f"counts pages it shares with the bench){cuda}.",
         "",
     ]
-    return "\n".join(lines)
 
 
 def half_size_lines(half: dict | None) -> list[str]:
