@@ -17,8 +17,10 @@ from hydra.utils import instantiate
 from omegaconf import DictConfig, OmegaConf
 from torch import nn
 
+from fashion_transfer import record as run_record
 from fashion_transfer.data.base import Domain
 from fashion_transfer.models.freeze import set_backbone_trainable
+from fashion_transfer.record import EpochEntry, RunRecord, StageSummary
 from fashion_transfer.training.checkpoint import (
     copy_checkpoint,
     load_checkpoint,
@@ -27,7 +29,6 @@ from fashion_transfer.training.checkpoint import (
 )
 from fashion_transfer.training.ema import ModelEma
 from fashion_transfer.training.loop import TrainState, evaluate, train_one_epoch
-from fashion_transfer.training.metrics import write_json_atomic
 from fashion_transfer.training.optim import build_optimizer
 
 log = logging.getLogger(__name__)
@@ -41,7 +42,7 @@ class RunContext:
     device: torch.device
     run_dir: Path
     tracker: Any
-    record: dict
+    record: RunRecord = field(default_factory=RunRecord)
     amp_dtype: torch.dtype | None = None
     resume: dict | None = None  # the last.pt payload when continuing a killed run
     global_step: int = 0
@@ -59,11 +60,11 @@ class RunContext:
 
     def stamp(self) -> None:
         """The record's wall time: this attempt's so far plus the earlier attempts'."""
-        self.record["wall_time_s"] = self.wall_before + time.perf_counter() - self.wall_start
+        self.record.wall_time_s = self.wall_before + time.perf_counter() - self.wall_start
 
     def write_record(self) -> None:
         self.stamp()
-        write_json_atomic(self.run_dir / "metrics.json", self.record)
+        run_record.write(self.run_dir / "metrics.json", self.record)
 
 
 def epoch_seed(seed: int, stage_index: int, epoch: int) -> int:
@@ -93,7 +94,7 @@ def _save(
             best_val_acc=best[0],
             best_epoch=best[1],
             global_step=state.global_step,
-            record=ctx.record,
+            record=ctx.record.to_json(),
             config=ctx.config_dict,
             ema=state.ema,
         ),
@@ -140,7 +141,7 @@ def build_state(
 
 def run_stage(
     ctx: RunContext, index: int, name: str, stage_cfg: DictConfig, model: nn.Module, domain: Domain
-) -> dict:
+) -> StageSummary:
     """Train one stage (resuming inside it when a checkpoint says so); returns its summary."""
     state = build_state(ctx, stage_cfg, model, domain, name)
     start_epoch, best = 0, (-1.0, 0)
@@ -157,15 +158,13 @@ def run_stage(
         state.global_step = ctx.resume["global_step"]
         log.info("resuming stage %s after epoch %d", name, start_epoch)
         ctx.resume = None
-    summary = ctx.record["stages"].setdefault(name, {})
-    summary.update(
-        dataset=domain.name,
-        epochs=stage_cfg.epochs,
-        unfreeze_after=stage_cfg.unfreeze_after,
-        batch_size=stage_cfg.batch_size,
-        ema_decay=state.ema.decay if state.ema is not None else None,
-    )
-    t0, seconds_before = time.perf_counter(), summary.get("seconds", 0.0)
+    summary = ctx.record.stages.setdefault(name, StageSummary())
+    summary.dataset = domain.name
+    summary.epochs = stage_cfg.epochs
+    summary.unfreeze_after = stage_cfg.unfreeze_after
+    summary.batch_size = stage_cfg.batch_size
+    summary.ema_decay = state.ema.decay if state.ema is not None else None
+    t0, seconds_before = time.perf_counter(), summary.seconds
     # The final stage's test accuracy after every epoch, for the selection protocols the analysis
     # compares (analysis/selection.py); only the `oracle` upper bound ever selects on it.
     final = index == len(ctx.cfg.strategy.stages) - 1
@@ -180,33 +179,31 @@ def run_stage(
         val = evaluate(
             state.eval_model, domain.val, ctx.device, state.eval_batch_size, state.criterion
         )
-        entry = {
-            "stage": name,
-            "epoch": epoch + 1,
-            "global_epoch": sum(1 for h in ctx.record["history"]) + 1,
+        entry = EpochEntry(
+            stage=name,
+            epoch=epoch + 1,
+            global_epoch=len(ctx.record.history) + 1,
             **train,
-            "val_loss": val["loss"],
-            "val_acc": val["acc"],
-            "frozen": frozen,
-        }
+            val_loss=val["loss"],
+            val_acc=val["acc"],
+            frozen=frozen,
+        )
         if final:
             tested = evaluate(
                 state.eval_model, domain.test, ctx.device, state.eval_batch_size, state.criterion
             )
-            entry["test_acc"] = tested["acc"]
-        ctx.record["history"].append(entry)
+            entry.test_acc = tested["acc"]
+        ctx.record.history.append(entry)
         if val["acc"] > best[0]:
             best = (val["acc"], epoch + 1)
             _save(ctx, ctx.ckpt_dir / "best.pt", state, name, index, epoch + 1, best)
             if final:  # the selected weights' test pass: the final report reuses it
                 ctx.best_test_logits = tested["logits"]
-        summary.update(
-            best_epoch=best[1],
-            best_val_acc=best[0],
-            seconds=seconds_before + time.perf_counter() - t0,  # kept when a later attempt resumes
-        )
+        summary.best_epoch, summary.best_val_acc = best[1], best[0]
+        summary.seconds = seconds_before + time.perf_counter() - t0  # kept when a run resumes
+        logged = run_record.as_json(entry)
         ctx.tracker.log(
-            {f"{name}/{k}": v for k, v in entry.items() if k != "stage"}, state.global_step
+            {f"{name}/{k}": v for k, v in logged.items() if k != "stage"}, state.global_step
         )
         log.info(
             "[%s] epoch %d/%d train_loss %.4f train_acc %.4f val_acc %.4f lr %.2e %.1fs%s",
@@ -230,6 +227,6 @@ def run_stage(
     model.load_state_dict(load_checkpoint(best_path, ctx.device)["model"])
     if best_path != kept:
         copy_checkpoint(best_path, kept)
-    summary["seconds"] = seconds_before + time.perf_counter() - t0
+    summary.seconds = seconds_before + time.perf_counter() - t0
     ctx.global_step = state.global_step
     return summary

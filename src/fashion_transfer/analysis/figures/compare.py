@@ -18,7 +18,7 @@ from scipy import stats as sps
 
 from fashion_transfer.analysis import stats
 from fashion_transfer.analysis.comparisons import METRIC_LABELS, Comparisons
-from fashion_transfer.analysis.figures import (
+from fashion_transfer.analysis.figures.common import (
     STYLE,
     FigureOutput,
     Skip,

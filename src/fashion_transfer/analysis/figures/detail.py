@@ -21,8 +21,8 @@ from matplotlib.lines import Line2D
 from matplotlib.ticker import MaxNLocator
 
 from fashion_transfer.analysis import stats
-from fashion_transfer.analysis.collect import BACKGROUNDS
-from fashion_transfer.analysis.figures import Skip, at_largest_fraction, domain_label, new_figure
+from fashion_transfer.analysis.figures.common import Skip, domain_label, new_figure
+from fashion_transfer.analysis.rows import BACKGROUNDS
 
 log = logging.getLogger(__name__)
 
@@ -141,7 +141,7 @@ def _summed_confusion(runs: pd.DataFrame) -> tuple[np.ndarray, list[str]] | None
 
 def shared_confusion(frame: pd.DataFrame) -> tuple[Figure, str]:
     """Figure 3: baseline zero-shot next to the best strategy, row-normalised, summed over seeds."""
-    done = at_largest_fraction(stats.completed(frame))
+    done = stats.at_largest_fraction(stats.completed(frame))
     best = stats.best_strategy(done)
     panels = []
     base = _summed_confusion(done[stats.is_zero_shot_baseline(done)])
