@@ -11,7 +11,7 @@ import pandas as pd
 import pytest
 from scipy import stats as sps
 
-from fashion_transfer.analysis import rows
+from fashion_transfer.analysis import rows as row_builder
 from fashion_transfer.analysis.figures import detail, gap
 from fashion_transfer.analysis.figures.common import Skip
 
@@ -42,7 +42,9 @@ def run(strategy: str, seed: int, view: bool = False, samples: str | None = None
             "segment": {"acc": 0.45 + 0.02 * seed, "n": 300},
         },
     }
-    row = rows.build_row(f"/runs/{strategy}{seed}{view}", metrics, None, origin="metrics.json")
+    row = row_builder.build_row(
+        f"/runs/{strategy}{seed}{view}", metrics, None, origin="metrics.json"
+    )
     if samples:
         row["samples"] = samples
     return row
@@ -51,7 +53,7 @@ def run(strategy: str, seed: int, view: bool = False, samples: str | None = None
 def sweep(seeds=(0, 1, 2), view: bool = True) -> pd.DataFrame:
     rows = [run("fmnist_baseline", s) for s in seeds] + [run("x_rgb", s) for s in seeds]
     rows += [run("fmnist_baseline", s, view=True) for s in seeds] if view else []
-    return rows.to_frame(rows)
+    return row_builder.to_frame(rows)
 
 
 def test_collect_turns_zero_shot_by_background_into_columns() -> None:
@@ -60,7 +62,7 @@ def test_collect_turns_zero_shot_by_background_into_columns() -> None:
     assert base["zero_shot_keep_acc"].tolist() == pytest.approx([0.30, 0.31, 0.32])
     assert base["zero_shot_segment_acc"].tolist() == pytest.approx([0.45, 0.47, 0.49])
     assert base["zero_shot_flatten_acc"].isna().all()
-    assert "zero_shot_keep_acc" in rows.CSV_COLUMNS
+    assert "zero_shot_keep_acc" in row_builder.CSV_COLUMNS
     assert base["target_fmnist_background"].eq("segment").all()
 
 
@@ -102,7 +104,7 @@ def test_a_sample_row_per_background(tmp_path: Path) -> None:
         arrays[f"{prefix}_labels"] = np.arange(4)
         arrays[f"{prefix}_preds"] = np.arange(4)
     np.savez(tmp_path / "samples.npz", **arrays)
-    frame = rows.to_frame([run("fmnist_baseline", 0, samples=str(tmp_path / "samples.npz"))])
+    frame = row_builder.to_frame([run("fmnist_baseline", 0, samples=str(tmp_path / "samples.npz"))])
     fig, caption = detail.sample_grid(frame)
     assert len(fig.axes) == 3 * 4
     labels = [ax.get_ylabel() for ax in fig.axes if ax.get_ylabel()]
@@ -117,4 +119,4 @@ def test_a_sample_row_per_background(tmp_path: Path) -> None:
 def test_the_analysis_names_the_views_backgrounds() -> None:
     from fashion_transfer.data.fmnist_view import BACKGROUNDS
 
-    assert rows.BACKGROUNDS == BACKGROUNDS
+    assert row_builder.BACKGROUNDS == BACKGROUNDS
