@@ -33,8 +33,6 @@ def analyze(
     from fashion_transfer.analysis import (
         collect,
         comparisons,
-        figures,
-        figures_compare,
         report,
         report_compare,
         selection,
@@ -42,6 +40,7 @@ def analyze(
         tuning,
         wandb_source,
     )
+    from fashion_transfer.analysis.figures import compare, make
 
     frames = [collect.collect_runs(paths)] if paths else []
     if wandb_path:
@@ -61,8 +60,8 @@ def analyze(
         comparisons.write_csv(compared, out / "comparisons.csv")
         selected = selection.selection_table(frame)
         selected.to_csv(out / "selection.csv", index=False)
-        drawn = figures.make_figures(frame, out)
-        drawn += figures_compare.make_compare_figures(frame, compared, out)
+        drawn = make.make_figures(frame, out)
+        drawn += compare.make_compare_figures(frame, compared, out)
         sections = []
         if not tuned.empty:
             drawn.append(tuning.trial_spread_figure(all_runs, tuned, out))

@@ -14,7 +14,8 @@ import pandas as pd
 import pytest
 import yaml
 
-from fashion_transfer.analysis.collect import CSV_COLUMNS, NO_METRICS, RUNNING, collect_runs
+from fashion_transfer.analysis.collect import collect_runs
+from fashion_transfer.analysis.rows import CSV_COLUMNS, NO_METRICS, RUNNING
 from fashion_transfer.analysis.wandb_source import collect_api, read_offline_run
 from fashion_transfer.errors import UserError
 

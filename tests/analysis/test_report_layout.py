@@ -10,8 +10,8 @@ import matplotlib
 import pytest
 import yaml
 
-from fashion_transfer.analysis import figures
 from fashion_transfer.analysis.collect import collect_runs
+from fashion_transfer.analysis.figures import common, headline
 from fashion_transfer.analyze import main
 
 STRATEGIES = [
@@ -62,9 +62,9 @@ def test_transfer_gap_keeps_legend_and_labels_on_the_canvas(tmp_path, kit, strat
     for i, (strategy, seed) in enumerate(product(strategies, (0, 1))):
         kit.write_job(tmp_path / str(i), strategy, seed)
     frame = collect_runs([tmp_path])
-    with warnings.catch_warnings(), matplotlib.rc_context(figures.STYLE):
+    with warnings.catch_warnings(), matplotlib.rc_context(common.STYLE):
         warnings.simplefilter("error")  # e.g. "constrained_layout not applied"
-        fig, _ = figures.transfer_gap(frame)
+        fig, _ = headline.transfer_gap(frame)
         fig.draw_without_rendering()
         ax = fig.axes[0]
         canvas = fig.bbox

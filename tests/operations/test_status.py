@@ -51,6 +51,21 @@ def _multirun(sweep: Path, task: list[str], hydra: list[str] = HYDRA, params=Non
     (sweep / "multirun.yaml").write_text(yaml.safe_dump(config))
 
 
+#: One history entry of metrics.json (fashion_transfer.record.EpochEntry), every key present.
+EPOCH = {
+    "stage": "source",
+    "epoch": 1,
+    "global_epoch": 1,
+    "train_loss": 1.2,
+    "train_acc": 0.6,
+    "lr": 0.001,
+    "seconds": 2.0,
+    "val_loss": 1.1,
+    "val_acc": 0.62,
+    "frozen": False,
+}
+
+
 def _job(sweep: Path, overrides: list[str], **record) -> Path:
     folder = sweep / job_dirname(overrides)
     (folder / ".hydra").mkdir(parents=True)
@@ -106,7 +121,7 @@ def sweep(tmp_path) -> Path:
         _job(root, _ov("fmnist_baseline", 1), status="completed", wall_time_s=3.0, test_acc=0.9),
         synced=True,
     )
-    _job(root, _ov("fmnist_baseline", 2), history=[{"stage": "source", "epoch": 1}])
+    _job(root, _ov("fmnist_baseline", 2), history=[EPOCH])
     killed = _job(root, _ov("adapter_scratch", 0), wall_time_s=30.0)
     _checkpoint(killed, "target", 1, 2)
     failed = _job(

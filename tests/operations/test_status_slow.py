@@ -35,7 +35,15 @@ SWEEP = (
 )
 FAULTS = "nan fmnist_baseline 1 source 2;kill adapter_scratch 0 target 2"
 # Columns of results.csv that name where and when a run ran, not what it measured.
-WHERE_AND_WHEN = ["folder", "group", "git_commit", "wall_time_s", "samples", "predictions", "run_status"]
+WHERE_AND_WHEN = [
+    "folder",
+    "group",
+    "git_commit",
+    "wall_time_s",
+    "samples",
+    "predictions",
+    "run_status",
+]
 
 
 def _env(tmp_path: Path, **extra: str) -> dict[str, str]:

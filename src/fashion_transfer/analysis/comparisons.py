@@ -27,7 +27,6 @@ from scipy import stats as sps
 
 from fashion_transfer import atomic
 from fashion_transfer.analysis import stats
-from fashion_transfer.analysis.figures import at_largest_fraction
 
 #: Headline metric -> the test set in predictions.npz whose per-image results make it up.
 METRICS = {"target_top1": "target", "shared_acc": "shared", "source_test_acc": "source"}
@@ -75,7 +74,7 @@ def comparable_runs(frame: pd.DataFrame) -> pd.DataFrame:
     setting that varies within a strategy (a second backbone, say) makes a unit of its own.
     """
     done = stats.completed(frame)
-    done = at_largest_fraction(done[~stats.is_fmnist_view(done)]).copy()
+    done = stats.at_largest_fraction(done[~stats.is_fmnist_view(done)]).copy()
     if done.empty:
         done["unit"] = pd.Series(dtype=str)
         return done

@@ -19,8 +19,8 @@ import yaml
 
 from fashion_transfer import atomic
 from fashion_transfer.analysis import stats
-from fashion_transfer.analysis.collect import OBJECT_COLUMNS
-from fashion_transfer.analysis.figures import FigureOutput, domain_label
+from fashion_transfer.analysis.figures.common import FigureOutput, domain_label
+from fashion_transfer.analysis.rows import OBJECT_COLUMNS
 
 COLUMNS = [  # (metric, header); wall time is in seconds, everything else in percent
     ("source_test_acc", "source test"),

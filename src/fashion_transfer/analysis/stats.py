@@ -8,27 +8,15 @@ spread to estimate; the interval is None and tables say "n=1" instead of inventi
 from __future__ import annotations
 
 import math
-from collections.abc import Iterable
+from collections.abc import Iterable, Sequence
 from typing import Any
 
 import numpy as np
 import pandas as pd
 from scipy import stats as sps
 
-#: The figures every summary reports (fractions, except wall time in seconds).
-HEADLINE = [
-    "source_test_acc",
-    "target_top1",
-    "target_top3",
-    "target_top5",
-    "target_macro_acc",
-    "shared_acc",
-    "reverse_acc",
-    "source_ece",
-    "target_ece",
-    "shared_ece",
-    "wall_time_s",
-]
+from fashion_transfer.record import SUMMARY_METRICS
+
 #: Settings that split a strategy into separate rows when a sweep varies them.
 VARIANT_KEYS = [
     "source_dataset",
@@ -128,7 +116,7 @@ def variant_label(
     return str(row["strategy"]) + (f" ({'; '.join(parts)})" if parts else "")
 
 
-def summarise(frame: pd.DataFrame, metrics: list[str] = HEADLINE) -> pd.DataFrame:
+def summarise(frame: pd.DataFrame, metrics: Sequence[str] = SUMMARY_METRICS) -> pd.DataFrame:
     """One row per group: run counts and n / mean / ci95 / std per metric.
 
     Groups in which every run failed still get a row (runs == 0), so no strategy vanishes.
@@ -161,7 +149,7 @@ def summarise(frame: pd.DataFrame, metrics: list[str] = HEADLINE) -> pd.DataFram
     return table.iloc[order].reset_index(drop=True)
 
 
-def long_form(table: pd.DataFrame, metrics: list[str] = HEADLINE) -> pd.DataFrame:
+def long_form(table: pd.DataFrame, metrics: Sequence[str] = SUMMARY_METRICS) -> pd.DataFrame:
     """Summary in long form (label, metric, n, mean, ci95) for tests and machine readers."""
     rows = [
         {
@@ -198,3 +186,13 @@ def best_strategy(frame: pd.DataFrame, metric: str = "shared_acc") -> str | None
         done = done[(done["train_fraction"] == top) | top.isna()]
     means = done.groupby("strategy")[metric].mean()
     return str(means.idxmax())
+
+
+def at_largest_fraction(frame: pd.DataFrame) -> pd.DataFrame:
+    """Per strategy, only the runs at its largest train_fraction (headline charts use full data)."""
+    if frame.empty or frame["train_fraction"].isna().all():
+        return frame
+    # The in-domain Fashion-MNIST-view run is a baseline of its own, with its own fraction.
+    key = frame["strategy"].astype(str) + is_fmnist_view(frame).map({True: "/view", False: ""})
+    top = frame.groupby(key, dropna=False)["train_fraction"].transform("max")
+    return frame[(frame["train_fraction"] == top) | top.isna()]

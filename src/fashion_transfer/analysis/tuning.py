@@ -23,7 +23,7 @@ import seaborn as sns
 from fashion_transfer import atomic
 from fashion_transfer.analysis import stats
 from fashion_transfer.analysis.comparisons import comparable_runs, unit_order
-from fashion_transfer.analysis.figures import STYLE, FigureOutput, new_figure, save
+from fashion_transfer.analysis.figures.common import STYLE, FigureOutput, new_figure, save
 from fashion_transfer.analysis.report_compare import Section
 from fashion_transfer.tuning.space import EDGE_FRACTION, on_edge
 

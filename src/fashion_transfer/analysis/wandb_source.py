@@ -18,13 +18,13 @@ from typing import Any
 
 import yaml
 
-from fashion_transfer.analysis.collect import build_row, to_frame
+from fashion_transfer.analysis.rows import build_row, to_frame
 from fashion_transfer.errors import UserError
+from fashion_transfer.record import HEADLINE
 
 _BLOCK = 32 * 1024
 _HEADER = 7  # both the file header (":W&B" magic, version) and every chunk header are 7 bytes
 _FULL, _FIRST, _MIDDLE, _LAST = 1, 2, 3, 4
-_HEADLINE = ("test_acc", "source_test_acc", "target_top1", "shared_acc")
 
 
 def is_wandb_run_dir(path: Path) -> bool:
@@ -132,7 +132,7 @@ def _wandb_status(
         return "failed", state or "failed", f"{detail} and no status in its summary"
     if not ended or state == "running":
         return "failed", "running", "W&B run never finished: incomplete (killed?)"
-    if not any(summary.get(k) is not None for k in _HEADLINE):
+    if not any(summary.get(k) is not None for k in HEADLINE):
         return "failed", "unknown", "W&B summary has no headline metrics"
     return "completed", "completed", None
 

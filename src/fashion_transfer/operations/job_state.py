@@ -12,14 +12,15 @@ Interrupted and failed jobs resume from checkpoints/last.pt when it exists (trai
 
 from __future__ import annotations
 
-import json
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 import yaml
 
+from fashion_transfer import record as run_record
 from fashion_transfer.operations.checkpoint_meta import read_point
+from fashion_transfer.record import STATUS_FIGURES, RunRecord
 from fashion_transfer.training.run_lock import MARKER, holder_pid, lock_is_held
 
 COMPLETED, RUNNING, INTERRUPTED, FAILED, NEVER = (
@@ -31,8 +32,6 @@ COMPLETED, RUNNING, INTERRUPTED, FAILED, NEVER = (
 )
 STATES = (COMPLETED, RUNNING, INTERRUPTED, FAILED, NEVER)
 UNFINISHED = (INTERRUPTED, FAILED, NEVER)  # what a resume command launches again
-# The figure a job is summed up by: the first of these its strategy has.
-HEADLINE_KEYS = ("target_top1", "shared_acc", "test_acc")
 
 
 @dataclass
@@ -96,26 +95,35 @@ def override_value(overrides: list[str], key: str) -> str | None:
     return None
 
 
-def _headline(record: dict) -> dict | None:
-    for key in HEADLINE_KEYS:
-        if isinstance(record.get(key), int | float):
-            return {"key": key, "value": float(record[key])}
+def _headline(record: RunRecord) -> dict | None:
+    for key in STATUS_FIGURES:
+        value = getattr(record, key)
+        if isinstance(value, int | float):
+            return {"key": key, "value": float(value)}
     return None
 
 
-def _identity(job: Job, record: dict | None) -> None:
+def _read_record(folder: Path) -> RunRecord | None:
+    """The folder's run record; None when absent or not readable as one."""
+    try:
+        return run_record.read(folder / "metrics.json")
+    except (OSError, run_record.RecordError, run_record.SchemaMismatch):
+        return None
+
+
+def _identity(job: Job, record: RunRecord | None) -> None:
     """Strategy and seed: metrics.json, else the job's resolved config, else its overrides."""
     config = read_yaml(job.folder / ".hydra" / "config.yaml") if job.folder else None
     config = config if isinstance(config, dict) else {}
     strategy = config.get("strategy")
     candidates = [
-        (record or {}).get("strategy"),
+        record.strategy if record else None,
         strategy.get("name") if isinstance(strategy, dict) else None,
         override_value(job.overrides, "strategy"),
     ]
     job.strategy = job.strategy or next((c for c in candidates if c), None)
     for seed in (
-        (record or {}).get("seed"),
+        record.seed if record else None,
         config.get("seed"),
         override_value(job.overrides, "seed"),
     ):
@@ -150,22 +158,18 @@ def unsynced_wandb(folder: Path) -> list[Path]:
 def read_job(folder: Path, overrides: list[str] | None = None) -> Job:
     """The state of the job whose run folder is `folder` (which exists)."""
     job = Job(overrides=overrides or folder_overrides(folder) or [], folder=folder)
-    try:
-        record = json.loads((folder / "metrics.json").read_text(encoding="utf-8"))
-    except (OSError, ValueError):
-        record = None
-    record = record if isinstance(record, dict) else None
+    record = _read_record(folder)
     _identity(job, record)
-    status = (record or {}).get("status")
-    job.wall_time_s = (record or {}).get("wall_time_s")
+    status = record.status if record else None
+    job.wall_time_s = record.wall_time_s if record else None
     job.wandb_unsynced = unsynced_wandb(folder)
     if lock_is_held(folder):
         job.state = RUNNING
-        history = (record or {}).get("history") or []
+        history = record.history if record else []
         pid = holder_pid(folder)
         alive = f"alive (pid {pid})" if pid else "alive"
         job.detail = (
-            f"{alive}; epoch {history[-1]['epoch']} of stage {history[-1]['stage']} done"
+            f"{alive}; epoch {history[-1].epoch} of stage {history[-1].stage} done"
             if history
             else f"{alive}; no epoch finished yet"
         )
@@ -174,7 +178,7 @@ def read_job(folder: Path, overrides: list[str] | None = None) -> Job:
         job.headline = _headline(record)
     elif status == FAILED:
         job.state = FAILED
-        reason = record.get("failure_reason") or "no failure_reason recorded"
+        reason = record.failure_reason or "no failure_reason recorded"
         job.detail = reason
         point = _resume_point(job)
         if job.resume_from:

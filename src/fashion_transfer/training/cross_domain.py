@@ -4,12 +4,18 @@ Shared-space accuracy is a decision among the six classes for every model, so st
 on one footing: the Fashion-MNIST baseline scores its six shared logits on the target seen in
 Fashion-MNIST format (zero-shot); target-trained models score each shared class by its best member
 category. Unmapped categories (Skirt, Shorts, ...) are left out.
+
+`cross_domain_evaluation` returns what it measured (`CrossDomain`); training/run.py puts it into
+the run record, samples.npz and predictions.npz.
 """
 
 from __future__ import annotations
 
 import logging
+from dataclasses import dataclass, field
+from typing import Any
 
+import numpy as np
 import torch
 from torch import nn
 
@@ -17,6 +23,7 @@ from fashion_transfer.data.base import Domain, Split
 from fashion_transfer.data.fashion_mnist import FMNIST_CLASSES
 from fashion_transfer.data.label_map import LabelMap
 from fashion_transfer.errors import DataError, in_slot
+from fashion_transfer.record import SharedScore
 from fashion_transfer.training.evaluation import sample_indices
 from fashion_transfer.training.loop import predict
 from fashion_transfer.training.metrics import (
@@ -32,8 +39,25 @@ from fashion_transfer.utils import build
 log = logging.getLogger(__name__)
 
 
-def _score(ctx: RunContext, shared_logits: torch.Tensor, labels: torch.Tensor) -> dict:
-    """Accuracy, macro accuracy, ECE and 6x6 confusion over the images that have a shared label.
+@dataclass
+class CrossDomain:
+    """What the shared-space evaluation measured; fields it did not measure stay None/empty."""
+
+    shared: SharedScore | None = None
+    shared_mode: str | None = None  # zero_shot_fmnist_view or mapped_predictions
+    shared_classes: list[str] | None = None
+    reverse: SharedScore | None = None
+    zero_shot_by_background: dict[str, dict[str, Any] | None] | None = None
+    view_report: dict[str, Any] | None = None  # the zero-shot view's data report
+    per_image: dict[str, np.ndarray] | None = None  # per shared-space test image (predictions.npz)
+    samples: dict[str, dict[str, np.ndarray]] = field(default_factory=dict)  # for samples.npz
+
+
+def _score(
+    shared_logits: torch.Tensor, labels: torch.Tensor
+) -> tuple[SharedScore, dict[str, np.ndarray]]:
+    """Accuracy, macro accuracy, ECE and 6x6 confusion over the images that have a shared label,
+    and their per-image results.
 
     The shared-space confidence is the softmax over the six shared scores (the baseline's six
     shared logits, or each shared class's best member category), as the decision is made there.
@@ -42,31 +66,14 @@ def _score(ctx: RunContext, shared_logits: torch.Tensor, labels: torch.Tensor) -
     logits, truth = shared_logits[keep], labels[keep]
     preds = logits.argmax(1)
     conf = confusion_matrix(preds, truth, shared_logits.shape[1])
-    return {
-        "acc": (preds == truth).float().mean().item() if len(truth) else None,
-        "macro": macro_accuracy(per_class_accuracy(conf)) if len(truth) else None,
-        "ece": calibration_error(logits, truth),
-        "n": int(keep.sum()),
-        "confusion": conf.tolist(),
-        "per_image": per_image(logits, truth),
-    }
-
-
-def _record_shared(
-    ctx: RunContext, logits: torch.Tensor, labels: torch.Tensor, classes: list[str], mode: str
-) -> None:
-    """Write the shared-space figures of either mode into the run record."""
-    s = _score(ctx, logits, labels)
-    ctx.record.update(
-        shared_acc=s["acc"],
-        shared_macro_acc=s["macro"],
-        shared_ece=s["ece"],
-        shared_n=s["n"],
-        shared_mode=mode,
-        shared_classes=classes,
-        shared_confusion=s["confusion"],
+    score = SharedScore(
+        acc=(preds == truth).float().mean().item() if len(truth) else None,
+        macro=macro_accuracy(per_class_accuracy(conf)) if len(truth) else None,
+        ece=calibration_error(logits, truth),
+        n=int(keep.sum()),
+        confusion=conf.tolist(),
     )
-    ctx.per_image["shared"] = s["per_image"]
+    return score, per_image(logits, truth)
 
 
 def _target_fmnist_view(ctx: RunContext, background: str | None = None) -> Domain | None:
@@ -113,7 +120,23 @@ def _zero_shot_logits(
     return lm.logits_from_source(logits)
 
 
-def _zero_shot(ctx: RunContext, model: nn.Module, source: Domain) -> None:
+def _shared(
+    out: CrossDomain, logits: torch.Tensor, labels: torch.Tensor, classes: list[str], mode: str
+) -> None:
+    """The shared-space figures of either mode."""
+    out.shared, out.per_image = _score(logits, labels)
+    out.shared_mode, out.shared_classes = mode, classes
+
+
+def _view_samples(view: Domain, labels: torch.Tensor, logits: torch.Tensor, pick: torch.Tensor):
+    return {
+        "images": view.test.batch(pick)[0].numpy(),
+        "labels": labels[pick].numpy(),
+        "preds": logits[pick].argmax(1).numpy(),
+    }
+
+
+def _zero_shot(ctx: RunContext, model: nn.Module, source: Domain, out: CrossDomain) -> None:
     view = _target_fmnist_view(ctx)
     if view is None:
         return
@@ -123,29 +146,23 @@ def _zero_shot(ctx: RunContext, model: nn.Module, source: Domain) -> None:
     if logits is None:
         return
     labels = lm.labels_from_target(view.test.labels)
-    _record_shared(ctx, logits, labels, lm.shared_classes, "zero_shot_fmnist_view")
-    ctx.record["data"]["target_fmnist_view"] = view.report
+    _shared(out, logits, labels, lm.shared_classes, "zero_shot_fmnist_view")
+    out.view_report = view.report
     keep = torch.nonzero(labels >= 0).flatten()
     pick = keep[sample_indices(labels[keep], ctx.cfg.eval.samples, ctx.cfg.seed)]
-    ctx.samples["fmnist_view"] = {
-        "images": view.test.batch(pick)[0].numpy(),
-        "labels": labels[pick].numpy(),
-        "preds": logits[pick].argmax(1).numpy(),
-    }
+    out.samples["fmnist_view"] = _view_samples(view, labels, logits, pick)
     _log_shared(ctx, logits[keep].argmax(1), labels[keep], lm.shared_classes)
-    scores = {view.report["fmnist_background"]: _background_score(ctx, view, logits, labels)}
+    scores = {view.report["fmnist_background"]: _background_score(view, logits, labels)}
     for background in ctx.cfg.eval.get("zero_shot_backgrounds") or []:
         if background not in scores:
-            scores[background] = _other_background(ctx, model, source, lm, background, pick)
-    ctx.record["zero_shot_by_background"] = scores
+            scores[background] = _other_background(ctx, model, source, lm, background, pick, out)
+    out.zero_shot_by_background = scores
 
 
-def _background_score(
-    ctx: RunContext, view: Domain, logits: torch.Tensor, labels: torch.Tensor
-) -> dict:
+def _background_score(view: Domain, logits: torch.Tensor, labels: torch.Tensor) -> dict:
     """A view's zero-shot accuracy, macro accuracy and n, with the view's statistics."""
-    s = _score(ctx, logits, labels)
-    return {"acc": s["acc"], "macro": s["macro"], "n": s["n"], **view.report.get("view_stats", {})}
+    s, _ = _score(logits, labels)
+    return {"acc": s.acc, "macro": s.macro, "n": s.n, **view.report.get("view_stats", {})}
 
 
 def _other_background(
@@ -155,6 +172,7 @@ def _other_background(
     lm: LabelMap,
     background: str,
     pick: torch.Tensor,
+    out: CrossDomain,
 ) -> dict | None:
     """Zero-shot on the same test images with another background (`eval.zero_shot_backgrounds`).
 
@@ -166,21 +184,19 @@ def _other_background(
     if logits is None:
         return None
     labels = lm.labels_from_target(view.test.labels)
-    ctx.samples[f"fmnist_view_{background}"] = {
-        "images": view.test.batch(pick)[0].numpy(),
-        "labels": labels[pick].numpy(),
-        "preds": logits[pick].argmax(1).numpy(),
-    }
-    return _background_score(ctx, view, logits, labels)
+    out.samples[f"fmnist_view_{background}"] = _view_samples(view, labels, logits, pick)
+    return _background_score(view, logits, labels)
 
 
-def _mapped(ctx: RunContext, model: nn.Module, domains: dict[str, Domain]) -> None:
+def _mapped(
+    ctx: RunContext, model: nn.Module, domains: dict[str, Domain], out: CrossDomain
+) -> None:
     target = domains["target"]
     source_classes = list(ctx.cfg.label_map.get("fmnist_classes", FMNIST_CLASSES))
     lm = LabelMap.from_config(ctx.cfg.label_map, target.classes, source_classes)
     logits = lm.logits_from_target(ctx.test_logits["target"])
     labels = lm.labels_from_target(target.test.labels)
-    _record_shared(ctx, logits, labels, lm.shared_classes, "mapped_predictions")
+    _shared(out, logits, labels, lm.shared_classes, "mapped_predictions")
     keep = labels >= 0
     _log_shared(ctx, logits[keep].argmax(1), labels[keep], lm.shared_classes)
     if not ctx.cfg.eval.get("reverse", True):
@@ -198,8 +214,7 @@ def _mapped(ctx: RunContext, model: nn.Module, domains: dict[str, Domain]) -> No
     src_logits = predict(
         model, Split(images, shared_labels[keep]), ctx.device, ctx.cfg.train.eval_batch_size
     )
-    r = _score(ctx, lm.logits_from_target(src_logits), shared_labels[keep])
-    ctx.record.update(reverse_acc=r["acc"], reverse_n=r["n"])
+    out.reverse, _ = _score(lm.logits_from_target(src_logits), shared_labels[keep])
 
 
 def _log_shared(
@@ -208,14 +223,18 @@ def _log_shared(
     ctx.tracker.confusion("shared/confusion", labels.tolist(), preds.tolist(), classes)
 
 
-def cross_domain_evaluation(ctx: RunContext, model: nn.Module, domains: dict[str, Domain]) -> None:
+def cross_domain_evaluation(
+    ctx: RunContext, model: nn.Module, domains: dict[str, Domain]
+) -> CrossDomain:
     """Shared-space accuracy for every run, and the reverse direction for target-trained models."""
+    out = CrossDomain()
     if ctx.cfg.get("label_map") is None:
         log.warning("no label_map configured: shared-space scores skipped")
-        return
+        return out
     final_slot = list(ctx.cfg.strategy.stages.values())[-1].data
     if final_slot == "source":
         if ctx.cfg.eval.get("zero_shot", True):
-            _zero_shot(ctx, model, domains["source"])
+            _zero_shot(ctx, model, domains["source"], out)
     else:
-        _mapped(ctx, model, domains)
+        _mapped(ctx, model, domains, out)
+    return out

@@ -1,4 +1,4 @@
-"""Classification metrics from logits (torchmetrics), and the atomic writer of metrics.json.
+"""Classification metrics from logits (torchmetrics).
 
 Accuracy, top-k, the confusion matrix and the expected calibration error come from torchmetrics.
 Per-class and macro accuracy are read off torchmetrics' confusion matrix by hand, because the
@@ -8,11 +8,6 @@ as it.
 """
 
 from __future__ import annotations
-
-import json
-import math
-import os
-from pathlib import Path
 
 import numpy as np
 import torch
@@ -87,22 +82,3 @@ def classification_report(logits: torch.Tensor, labels: torch.Tensor, classes: l
         "confusion_matrix": conf.tolist(),
         "n": len(labels),
     }
-
-
-def _json_safe(obj):
-    """NaN/inf are not JSON; write them as null so every reader can parse the file."""
-    if isinstance(obj, float) and not math.isfinite(obj):
-        return None
-    if isinstance(obj, dict):
-        return {k: _json_safe(v) for k, v in obj.items()}
-    if isinstance(obj, list | tuple):
-        return [_json_safe(v) for v in obj]
-    return obj
-
-
-def write_json_atomic(path: Path, data: dict) -> None:
-    """Temp file + rename: readers (and a crash) never see a half-written metrics.json."""
-    path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
-    tmp.write_text(json.dumps(_json_safe(data), indent=2, allow_nan=False) + "\n")
-    os.replace(tmp, path)

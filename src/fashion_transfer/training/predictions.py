@@ -2,7 +2,7 @@
 
 Two runs with the same seed score the same test images in the same order, so the analysis can
 resample images jointly for both (analysis/comparisons.py) and draw reliability diagrams
-(analysis/figures_compare.py) without the model. Per test set (`source`, `target`, `shared`):
+(analysis/figures/compare.py) without the model. Per test set (`source`, `target`, `shared`):
 `<set>_correct` (uint8 0/1, top-1), `<set>_confidence` (float16, top-1 softmax probability) and
 `<set>_labels` (int16, so a reader can check two runs saw the same images). A few kB per run.
 """

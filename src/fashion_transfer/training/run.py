@@ -12,10 +12,15 @@ from hydra.core.hydra_config import HydraConfig
 from hydra.types import RunMode
 from hydra.utils import instantiate
 from omegaconf import DictConfig, OmegaConf
+from torch import nn
 
+from fashion_transfer import atomic
+from fashion_transfer.config_check import check_config
 from fashion_transfer.data.base import Domain
 from fashion_transfer.errors import DataError, TrainingFailed, UserError, in_slot
+from fashion_transfer.record import RunRecord, TuneTrial, headline_of
 from fashion_transfer.training.checkpoint import load_checkpoint
+from fashion_transfer.training.cross_domain import CrossDomain, cross_domain_evaluation
 from fashion_transfer.training.evaluation import samples_of, test_report
 from fashion_transfer.training.metrics import per_image
 from fashion_transfer.training.predictions import write_predictions
@@ -26,7 +31,6 @@ from fashion_transfer.tuning.space import applies, draw_trial
 from fashion_transfer.utils import amp_dtype, build, git_commit, pick_device, seed_everything
 
 log = logging.getLogger(__name__)
-SCHEMA_VERSION = 1
 
 
 def _group(cfg: DictConfig, name: str) -> str:
@@ -70,70 +74,37 @@ def _tune_record(cfg: DictConfig) -> dict | None:
     }
 
 
-def _new_record(cfg: DictConfig, run_dir: Path, group: str) -> dict:
-    stages = cfg.strategy.stages
-    slots = [s.data for s in stages.values()]
-    return {
-        "schema_version": SCHEMA_VERSION,
-        "status": "running",
-        "failure_reason": None,
-        "exit_code": None,
-        "strategy": cfg.strategy.name,
-        "seed": int(cfg.seed),
-        "run_name": cfg.name,
-        "group": group,
-        "run_dir": str(run_dir),
-        "git_commit": git_commit(),
-        "synthetic": any(bool(cfg[s].get("synthetic", False)) for s in set(slots)),
-        # Both slots are named even when only one trains: the other is scored (zero-shot or reverse).
-        "source_dataset": _dataset_name(cfg, "source"),
-        "target_dataset": _dataset_name(cfg, "target"),
-        "source_view": cfg.source.get("view") if "source" in cfg else None,
-        "target_view": cfg.target.get("view") if "target" in cfg else None,
+def _new_record(cfg: DictConfig, run_dir: Path, group: str) -> RunRecord:
+    """The record of a run that starts: who it is, what it trains on; figures come later."""
+    slots = [s.data for s in cfg.strategy.stages.values()]
+    tune = _tune_record(cfg)  # experiment=tune: this trial's hyperparameters and space
+    return RunRecord(
+        strategy=cfg.strategy.name,
+        seed=int(cfg.seed),
+        run_name=cfg.name,
+        group=group,
+        run_dir=str(run_dir),
+        git_commit=git_commit(),
+        synthetic=any(bool(cfg[s].get("synthetic", False)) for s in set(slots)),
+        # Both slots are named even when only one trains: the other is scored (zero-shot or
+        # reverse).
+        source_dataset=_dataset_name(cfg, "source"),
+        target_dataset=_dataset_name(cfg, "target"),
+        source_view=cfg.source.get("view") if "source" in cfg else None,
+        target_view=cfg.target.get("view") if "target" in cfg else None,
         # Which Fashion-MNIST view (data.fmnist_view) the in-domain run trained on and the
         # zero-shot score used: the gap decomposition says so under each bar.
-        "source_fmnist_background": _fmnist_background(cfg, "source"),
-        "target_fmnist_background": _fmnist_background(cfg, "target"),
-        "train_fraction": float(cfg[slots[-1]].get("train_fraction", 1.0)),
-        "model": None,  # filled in once the model is built
-        "backbone": None,
-        "pretrained": bool(
+        source_fmnist_background=_fmnist_background(cfg, "source"),
+        target_fmnist_background=_fmnist_background(cfg, "target"),
+        train_fraction=float(cfg[slots[-1]].get("train_fraction", 1.0)),
+        pretrained=bool(
             OmegaConf.select(cfg, "model.pretrained", default=False)
             or OmegaConf.select(cfg, "model.backbone.pretrained", default=False)
         ),
-        "input_adapter": OmegaConf.select(cfg, "model.input_adapter", default=None),
-        "tune": _tune_record(cfg),  # experiment=tune: this trial's hyperparameters and space
-        "params": None,
-        "device": None,
-        "wall_time_s": 0.0,
-        "peak_gpu_memory_mb": None,
-        "best_epoch": None,
-        "val_acc": None,
-        "test_acc": None,
-        "source_test_acc": None,
-        "target_top1": None,
-        "target_top3": None,
-        "target_top5": None,
-        "target_macro_acc": None,
-        "shared_acc": None,
-        "shared_macro_acc": None,
-        "shared_n": None,
-        "shared_mode": None,
-        "source_ece": None,
-        "target_ece": None,
-        "shared_ece": None,
-        "reverse_acc": None,
-        "reverse_n": None,
-        "classes": None,
-        "per_class_acc": None,
-        "confusion_matrix": None,
-        "shared_classes": None,
-        "shared_confusion": None,
-        "zero_shot_by_background": None,  # {background: {acc, macro, n, view statistics}}
-        "history": [],
-        "stages": {},
-        "data": {},
-    }
+        input_adapter=OmegaConf.select(cfg, "model.input_adapter", default=None),
+        tune=TuneTrial(**tune) if tune is not None else None,
+        wall_time_s=0.0,
+    )
 
 
 def _load_domain(cfg: DictConfig, slot: str) -> Domain:
@@ -148,56 +119,55 @@ def _one_line(text: str) -> str:
     return " ".join(part.strip() for part in text.splitlines() if part.strip())
 
 
-def _headline(record: dict) -> dict:
-    keys = (
-        "val_acc",
-        "test_acc",
-        "source_test_acc",
-        "target_top1",
-        "target_top3",
-        "target_top5",
-        "target_macro_acc",
-        "shared_acc",
-        "reverse_acc",
-        "source_ece",
-        "target_ece",
-        "shared_ece",
-        "best_epoch",
+def _record_test(
+    record: RunRecord, name: str, slot: str, rep: dict, domain: Domain, final: bool
+) -> None:
+    """A stage's test report into the record (source accuracy is read here; the final stage's
+    report gives the run's headline test figures)."""
+    record.stages[name].test_acc = rep["acc"]
+    if slot == "source":
+        record.source_test_acc, record.source_ece = rep["acc"], rep["ece"]
+    if not final:
+        return
+    stage = record.stages[name]
+    record.best_epoch, record.val_acc, record.test_acc = (
+        stage.best_epoch,
+        stage.best_val_acc,
+        rep["acc"],
     )
-    return {k: record.get(k) for k in keys}
+    record.classes = domain.classes
+    record.per_class_acc = rep["per_class_acc"]
+    record.confusion_matrix = rep["confusion_matrix"]
+    if slot == "target":
+        record.target_top1, record.target_top3 = rep["acc"], rep["top3"]
+        record.target_top5, record.target_macro_acc = rep["top5"], rep["macro_acc"]
+        record.target_ece = rep["ece"]
 
 
 def _after_stage(ctx: RunContext, name: str, slot: str, model, domain: Domain, final: bool) -> None:
-    """Score the stage's own test split with its selected weights (source accuracy is read here)."""
+    """Score the stage's own test split with its selected weights."""
     reuse = ctx.best_test_logits if final else None  # None after a resume past the best epoch
     rep, logits = test_report(model, domain, ctx.device, ctx.cfg.train.eval_batch_size, reuse)
-    rec = ctx.record
-    rec["stages"][name]["test_acc"] = rep["acc"]
-    if slot == "source":
-        rec["source_test_acc"] = rep["acc"]
-        rec["source_ece"] = rep["ece"]
+    _record_test(ctx.record, name, slot, rep, domain, final)
     if slot == "source" or final:
         ctx.per_image[slot] = per_image(logits, domain.test.labels)
-    if final:
-        stage = rec["stages"][name]
-        rec.update(
-            best_epoch=stage["best_epoch"],
-            val_acc=stage["best_val_acc"],
-            test_acc=rep["acc"],
-            classes=domain.classes,
-            per_class_acc=rep["per_class_acc"],
-            confusion_matrix=rep["confusion_matrix"],
-        )
-        if slot == "target":
-            rec.update(
-                target_top1=rep["acc"],
-                target_top3=rep["top3"],
-                target_top5=rep["top5"],
-                target_macro_acc=rep["macro_acc"],
-                target_ece=rep["ece"],
-            )
     ctx.test_logits[slot] = logits
     ctx.samples[slot] = samples_of(domain, logits, ctx.cfg.eval.samples, ctx.cfg.seed)
+
+
+def _record_cross_domain(ctx: RunContext, found: CrossDomain) -> None:
+    """The shared-space figures into the record; their per-image results and samples beside it."""
+    record = ctx.record
+    if found.shared is not None:
+        record.set_shared(found.shared, found.shared_mode, found.shared_classes)
+        ctx.per_image["shared"] = found.per_image
+    if found.view_report is not None:
+        record.data["target_fmnist_view"] = found.view_report
+    if found.reverse is not None:
+        record.reverse_acc, record.reverse_n = found.reverse.acc, found.reverse.n
+    if found.zero_shot_by_background is not None:
+        record.zero_shot_by_background = found.zero_shot_by_background
+    ctx.samples.update(found.samples)
 
 
 def _write_samples(ctx: RunContext, domains: dict[str, Domain]) -> None:
@@ -208,15 +178,15 @@ def _write_samples(ctx: RunContext, domains: dict[str, Domain]) -> None:
         for key, value in s.items():
             arrays[f"{slot}_{key}"] = value
         # The Fashion-MNIST view is scored in the shared space: its labels index shared_classes.
-        classes = domains[slot].classes if slot in domains else ctx.record["shared_classes"]
+        classes = domains[slot].classes if slot in domains else ctx.record.shared_classes
         meta["shared_classes" if slot == "fmnist_view" else f"{slot}_classes"] = classes
         if classes and len(s["images"]):
             names = [[classes[int(i)] for i in s[k]] for k in ("labels", "preds")]
             ctx.tracker.samples(f"{slot}/samples", s["images"], *names)
     arrays["samples_meta"] = np.array(json.dumps(meta))
-    tmp = ctx.run_dir / ".samples.tmp.npz"
-    np.savez_compressed(tmp, **arrays)
-    tmp.replace(ctx.run_dir / "samples.npz")
+    # numpy appends `.npz` to a path it is given, so it writes to the open temp file instead.
+    with atomic.replacing(ctx.run_dir / "samples.npz") as tmp, open(tmp, "wb") as f:
+        np.savez_compressed(f, **arrays)
 
 
 def run_strategy(cfg: DictConfig) -> dict:
@@ -225,8 +195,6 @@ def run_strategy(cfg: DictConfig) -> dict:
     What the run folder already holds decides whether this trains, resumes, only reports a
     finished run or refuses (see training/resume.py); one process at a time holds the folder.
     """
-    from fashion_transfer.config_check import check_config
-
     check_config(cfg)
     seed_everything(cfg.seed)
     if cfg.train.get("threads"):  # parallel local jobs (joblib) each take a share of the cores
@@ -240,18 +208,37 @@ def run_strategy(cfg: DictConfig) -> dict:
 
 
 def _run_in(cfg: DictConfig, run_dir: Path) -> dict:
-    """The job, in the run folder this process holds."""
-    from fashion_transfer.training.cross_domain import cross_domain_evaluation
-
+    """The job, in the run folder this process holds: its steps, and a record whatever happens."""
     config_dict = OmegaConf.to_container(cfg, resolve=True)
     start = prepare_run_dir(cfg, run_dir, config_dict)
     if start.previous is not None:  # finished before: report it, never train over it
-        return _headline(start.previous)
+        return headline_of(start.previous)
     keep_hydra_config(run_dir)
-    resume = start.payload
+    ctx = _start(cfg, run_dir, config_dict, start.payload)
+    exit_code = 0
+    try:
+        ctx.write_record()
+        domains, model = _build(ctx)
+        _run_stages(ctx, domains, model)
+        _evaluate(ctx, model, domains)
+        ctx.record.status, ctx.record.exit_code = "completed", 0
+    except BaseException as exc:
+        ctx.record.status = "failed"
+        ctx.record.failure_reason, exit_code = _failure(exc, run_dir)
+        raise
+    finally:
+        _finish(ctx, exit_code)
+    return ctx.record.headline()
+
+
+def _start(cfg: DictConfig, run_dir: Path, config_dict: dict, resume: dict | None) -> RunContext:
+    """The job's context: a new record, or the one a killed attempt left in its checkpoint."""
     group = _group(cfg, cfg.name)
-    record = json.loads(resume["record"]) if resume else _new_record(cfg, run_dir, group)
-    record.update(status="running", failure_reason=None, exit_code=None)
+    if resume:
+        record = RunRecord.from_json(json.loads(resume["record"]))
+    else:
+        record = _new_record(cfg, run_dir, group)
+    record.status, record.failure_reason, record.exit_code = "running", None, None
     device = pick_device(cfg.device)
     # Called as a partial so the run's config (which holds `_target_`s) is not instantiated.
     tracker = instantiate(cfg.logger, _partial_=True)(
@@ -270,65 +257,75 @@ def _run_in(cfg: DictConfig, run_dir: Path) -> dict:
         amp_dtype=amp_dtype(cfg.train.get("amp", "auto"), device),
         resume=resume,
         config_dict=config_dict,
-        wall_before=record.get("wall_time_s") or 0.0,
+        wall_before=record.wall_time_s or 0.0,
     )
-    record["device"] = str(device)
+    record.device = str(device)
     if device.type == "cuda":  # this attempt's peak, for the GPU check (benchmark/gpu_check.py)
         torch.cuda.reset_peak_memory_stats(device)
-    exit_code = 0
-    try:
-        ctx.write_record()
-        stages = list(cfg.strategy.stages.items())
-        slots = list(dict.fromkeys(s.data for _, s in stages))
-        domains = {slot: _load_domain(cfg, slot) for slot in slots}
-        record["data"] = {slot: domains[slot].report for slot in slots}
-        model = build(cfg.model, num_classes=domains[stages[0][1].data].num_classes).to(device)
-        record["params"] = sum(p.numel() for p in model.parameters())
-        backbone = getattr(model, "backbone", None)
-        record["model"] = type(model).__name__
-        record["backbone"] = getattr(model, "name", None) or getattr(backbone, "name", None)
-        for i, (name, stage_cfg) in enumerate(stages):
-            domain = domains[stage_cfg.data]
-            if model.num_classes != domain.num_classes:
-                torch.manual_seed(epoch_seed(cfg.seed, i, -1))  # one new head, resumed or not
-                model.reset_classifier(domain.num_classes)
-                model.to(device)
-            if resume is not None and i < resume["stage_index"]:
-                # Finished before the crash (its numbers are in the resumed record): only score
-                # its test split again, with its kept weights, so samples.npz is complete.
-                kept = load_checkpoint(ctx.ckpt_dir / f"stage_{name}_best.pt", device)
-                model.load_state_dict(kept["model"])
-            else:
-                run_stage(ctx, i, name, stage_cfg, model, domain)
-            _after_stage(ctx, name, stage_cfg.data, model, domain, final=i == len(stages) - 1)
-        cross_domain_evaluation(ctx, model, domains)
-        _write_samples(ctx, domains)
-        write_predictions(ctx.run_dir, ctx.per_image)
-        if device.type == "cuda":
-            record["peak_gpu_memory_mb"] = torch.cuda.max_memory_allocated(device) / 2**20
-        record.update(status="completed", exit_code=0)
-    except (TrainingFailed, UserError) as exc:
-        record.update(status="failed", failure_reason=_one_line(str(exc)))
-        exit_code = exc.exit_code
-        raise
-    except (KeyboardInterrupt, SystemExit) as exc:  # Ctrl-C, or submitit's pre-emption exit
+    return ctx
+
+
+def _build(ctx: RunContext) -> tuple[dict[str, Domain], nn.Module]:
+    """The data sets the stages read (their reports go into the record) and the model."""
+    cfg, record = ctx.cfg, ctx.record
+    stages = list(cfg.strategy.stages.values())
+    slots = list(dict.fromkeys(s.data for s in stages))
+    domains = {slot: _load_domain(cfg, slot) for slot in slots}
+    record.data = {slot: domains[slot].report for slot in slots}
+    model = build(cfg.model, num_classes=domains[stages[0].data].num_classes).to(ctx.device)
+    record.params = sum(p.numel() for p in model.parameters())
+    backbone = getattr(model, "backbone", None)
+    record.model = type(model).__name__
+    record.backbone = getattr(model, "name", None) or getattr(backbone, "name", None)
+    return domains, model
+
+
+def _run_stages(ctx: RunContext, domains: dict[str, Domain], model: nn.Module) -> None:
+    """Every stage in order, each scored on its own test split with its selected weights."""
+    cfg, resume = ctx.cfg, ctx.resume
+    stages = list(cfg.strategy.stages.items())
+    for i, (name, stage_cfg) in enumerate(stages):
+        domain = domains[stage_cfg.data]
+        if model.num_classes != domain.num_classes:
+            torch.manual_seed(epoch_seed(cfg.seed, i, -1))  # one new head, resumed or not
+            model.reset_classifier(domain.num_classes)
+            model.to(ctx.device)
+        if resume is not None and i < resume["stage_index"]:
+            # Finished before the crash (its numbers are in the resumed record): only score
+            # its test split again, with its kept weights, so samples.npz is complete.
+            kept = load_checkpoint(ctx.ckpt_dir / f"stage_{name}_best.pt", ctx.device)
+            model.load_state_dict(kept["model"])
+        else:
+            run_stage(ctx, i, name, stage_cfg, model, domain)
+        _after_stage(ctx, name, stage_cfg.data, model, domain, final=i == len(stages) - 1)
+
+
+def _evaluate(ctx: RunContext, model: nn.Module, domains: dict[str, Domain]) -> None:
+    """The shared-space scores, then samples.npz and predictions.npz."""
+    _record_cross_domain(ctx, cross_domain_evaluation(ctx, model, domains))
+    _write_samples(ctx, domains)
+    write_predictions(ctx.run_dir, ctx.per_image)
+    if ctx.device.type == "cuda":
+        ctx.record.peak_gpu_memory_mb = torch.cuda.max_memory_allocated(ctx.device) / 2**20
+
+
+def _failure(exc: BaseException, run_dir: Path) -> tuple[str, int]:
+    """The one-line failure_reason and the exit code of what ended the run."""
+    if isinstance(exc, TrainingFailed | UserError):
+        return _one_line(str(exc)), exc.exit_code
+    if isinstance(exc, KeyboardInterrupt | SystemExit):  # Ctrl-C, or submitit's pre-emption exit
         reason = f"interrupted ({type(exc).__name__}); run it again into {run_dir} to resume"
-        record.update(status="failed", failure_reason=reason)
-        exit_code = 130 if isinstance(exc, KeyboardInterrupt) else 1
-        raise
-    except BaseException as exc:
-        record.update(status="failed", failure_reason=_one_line(f"{type(exc).__name__}: {exc}"))
-        exit_code = 1
-        raise
-    finally:
-        record["exit_code"] = exit_code if record["status"] == "failed" else record["exit_code"]
-        ctx.write_record()
-        tracker.summary(
-            {
-                **_headline(record),
-                "status": record["status"],
-                "failure_reason": record["failure_reason"],
-            }
-        )
-        tracker.finish(exit_code)
-    return _headline(record)
+        return reason, 130 if isinstance(exc, KeyboardInterrupt) else 1
+    return _one_line(f"{type(exc).__name__}: {exc}"), 1
+
+
+def _finish(ctx: RunContext, exit_code: int) -> None:
+    """The record's last write, and the tracker's summary and end, however the run ended."""
+    record = ctx.record
+    if record.status == "failed":
+        record.exit_code = exit_code
+    ctx.write_record()
+    ctx.tracker.summary(
+        {**record.headline(), "status": record.status, "failure_reason": record.failure_reason}
+    )
+    ctx.tracker.finish(exit_code)

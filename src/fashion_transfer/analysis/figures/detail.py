@@ -21,8 +21,8 @@ from matplotlib.lines import Line2D
 from matplotlib.ticker import MaxNLocator
 
 from fashion_transfer.analysis import stats
-from fashion_transfer.analysis.collect import BACKGROUNDS
-from fashion_transfer.analysis.figures import Skip, at_largest_fraction, domain_label, new_figure
+from fashion_transfer.analysis.figures.common import Skip, domain_label, new_figure
+from fashion_transfer.analysis.rows import BACKGROUNDS
 
 log = logging.getLogger(__name__)
 
@@ -141,7 +141,7 @@ def _summed_confusion(runs: pd.DataFrame) -> tuple[np.ndarray, list[str]] | None
 
 def shared_confusion(frame: pd.DataFrame) -> tuple[Figure, str]:
     """Figure 3: baseline zero-shot next to the best strategy, row-normalised, summed over seeds."""
-    done = at_largest_fraction(stats.completed(frame))
+    done = stats.at_largest_fraction(stats.completed(frame))
     best = stats.best_strategy(done)
     panels = []
     base = _summed_confusion(done[stats.is_zero_shot_baseline(done)])
@@ -244,9 +244,8 @@ def _background_rows(done: pd.DataFrame, base: pd.Series, tgt: str) -> list[tupl
     return rows
 
 
-def sample_grid(frame: pd.DataFrame) -> tuple[Figure, str]:
-    """Figure 4: source images, target images, and the target in the Fashion-MNIST view."""
-    done = stats.completed(frame)
+def _sample_rows(done: pd.DataFrame) -> list[tuple[str, dict[str, Any], list | None, str]]:
+    """(prefix, samples.npz content, class names, row label) for each row the runs can fill."""
     best = stats.best_strategy(done)
     base = stats.is_zero_shot_baseline(done)
     src, tgt = (
@@ -256,9 +255,8 @@ def sample_grid(frame: pd.DataFrame) -> tuple[Figure, str]:
     specs = [
         ("source", "source_classes", base, f"{src} test"),
         ("target", "target_classes", done["strategy"] == best, f"{tgt} test (RGB)"),
-        ("fmnist_view", "shared_classes", base, f"{tgt} test,\nFashion-MNIST view"),
+        *_background_rows(done, base, tgt),  # the Fashion-MNIST view, a row per background
     ]
-    specs[-1:] = _background_rows(done, base, tgt)  # a row per background choice
     rows, unreadable = [], set()
     for prefix, classes_key, prefer, label in specs:
         found = _pick(done, prefer, f"{prefix}_images", unreadable)
@@ -273,31 +271,41 @@ def sample_grid(frame: pd.DataFrame) -> tuple[Figure, str]:
                     f"{label}\n{run['strategy']}",
                 )
             )
+    return rows
+
+
+def _draw_sample_row(axes: Any, data: dict[str, Any], prefix: str, classes, label: str) -> None:
+    images, labels = data[f"{prefix}_images"], data.get(f"{prefix}_labels")
+    preds = data.get(f"{prefix}_preds")
+    for c, ax in enumerate(axes):
+        ax.set_xticks([])
+        ax.set_yticks([])
+        ax.grid(False)
+        if c >= min(MAX_SAMPLES, len(images)):
+            ax.set_axis_off()
+            continue
+        img, cmap = _image(images[c])
+        ax.imshow(img, cmap=cmap, vmin=0, vmax=255)
+        if labels is not None:
+            title, color = _class_name(classes, labels[c]), "black"
+            if preds is not None:
+                title += f"\n→ {_class_name(classes, preds[c])}"
+                color = CORRECT if preds[c] == labels[c] else WRONG
+            ax.set_title(title, fontsize=6.5, color=color)
+        if c == 0:
+            ax.set_ylabel(label, fontsize=7, rotation=0, ha="right", va="center")
+
+
+def sample_grid(frame: pd.DataFrame) -> tuple[Figure, str]:
+    """Figure 4: source images, target images, and the target in the Fashion-MNIST view."""
+    rows = _sample_rows(stats.completed(frame))
     if not rows:
         raise Skip("no completed run has a samples.npz")
     cols = max(min(MAX_SAMPLES, len(d[f"{p}_images"])) for p, d, _, _ in rows)
     fig = new_figure(1.25 * cols + 1.2, 1.75 * len(rows))
     axes = fig.subplots(len(rows), cols, squeeze=False)
     for r, (prefix, data, classes, label) in enumerate(rows):
-        images, labels = data[f"{prefix}_images"], data.get(f"{prefix}_labels")
-        preds = data.get(f"{prefix}_preds")
-        for c, ax in enumerate(axes[r]):
-            ax.set_xticks([])
-            ax.set_yticks([])
-            ax.grid(False)
-            if c >= min(MAX_SAMPLES, len(images)):
-                ax.set_axis_off()
-                continue
-            img, cmap = _image(images[c])
-            ax.imshow(img, cmap=cmap, vmin=0, vmax=255)
-            if labels is not None:
-                title, color = _class_name(classes, labels[c]), "black"
-                if preds is not None:
-                    title += f"\n→ {_class_name(classes, preds[c])}"
-                    color = CORRECT if preds[c] == labels[c] else WRONG
-                ax.set_title(title, fontsize=6.5, color=color)
-            if c == 0:
-                ax.set_ylabel(label, fontsize=7, rotation=0, ha="right", va="center")
+        _draw_sample_row(axes[r], data, prefix, classes, label)
     fig.suptitle("Sample predictions (true → predicted; green right, red wrong)", fontsize=10)
     what = {
         "source": "the source test set",

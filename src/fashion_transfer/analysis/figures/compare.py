@@ -18,7 +18,7 @@ from scipy import stats as sps
 
 from fashion_transfer.analysis import stats
 from fashion_transfer.analysis.comparisons import METRIC_LABELS, Comparisons
-from fashion_transfer.analysis.figures import (
+from fashion_transfer.analysis.figures.common import (
     STYLE,
     FigureOutput,
     Skip,
@@ -28,6 +28,29 @@ from fashion_transfer.analysis.figures import (
 )
 
 ECE_BINS = 15  # as training's calibration error (training/metrics.py)
+
+
+def _forest_panel(ax, part: pd.DataFrame, palette) -> None:
+    """One metric's rows: the t interval above, the bootstrap interval below, the mean a dot."""
+    y = np.arange(len(part))[::-1]
+    ax.axvline(0, color="0.3", lw=1)
+    for yi, (_, r) in zip(y, part.iterrows(), strict=True):
+        if pd.notna(r["ci_low"]):
+            ax.plot(
+                [100 * r["ci_low"], 100 * r["ci_high"]], [yi + 0.12] * 2, color=palette[0], lw=2.2
+            )
+        if pd.notna(r["bootstrap_low"]):
+            ax.plot(
+                [100 * r["bootstrap_low"], 100 * r["bootstrap_high"]],
+                [yi - 0.12] * 2,
+                color=palette[1],
+                lw=2.2,
+            )
+        ax.plot(100 * r["mean_diff"], yi, "o", color="black", ms=4, zorder=3)
+    labels = [
+        f"{r['strategy_a']} − {r['strategy_b']} (n={r['n_pairs']})" for _, r in part.iterrows()
+    ]
+    ax.set_yticks(y, labels, fontsize=7)
 
 
 def forest_plot(frame: pd.DataFrame, comparisons: Comparisons) -> tuple[Figure, str]:
@@ -41,33 +64,7 @@ def forest_plot(frame: pd.DataFrame, comparisons: Comparisons) -> tuple[Figure, 
     axes = fig.subplots(len(metrics), 1, squeeze=False, height_ratios=heights)[:, 0]
     palette = sns.color_palette("deep")
     for ax, metric in zip(axes, metrics, strict=True):
-        part = table[table["metric"] == metric].reset_index(drop=True)
-        y = np.arange(len(part))[::-1]
-        ax.axvline(0, color="0.3", lw=1)
-        for yi, (_, r) in zip(y, part.iterrows(), strict=True):
-            if pd.notna(r["ci_low"]):
-                ax.plot(
-                    [100 * r["ci_low"], 100 * r["ci_high"]],
-                    [yi + 0.12] * 2,
-                    color=palette[0],
-                    lw=2.2,
-                )
-            if pd.notna(r["bootstrap_low"]):
-                ax.plot(
-                    [100 * r["bootstrap_low"], 100 * r["bootstrap_high"]],
-                    [yi - 0.12] * 2,
-                    color=palette[1],
-                    lw=2.2,
-                )
-            ax.plot(100 * r["mean_diff"], yi, "o", color="black", ms=4, zorder=3)
-        ax.set_yticks(
-            y,
-            [
-                f"{r['strategy_a']} − {r['strategy_b']} (n={r['n_pairs']})"
-                for _, r in part.iterrows()
-            ],
-            fontsize=7,
-        )
+        _forest_panel(ax, table[table["metric"] == metric].reset_index(drop=True), palette)
         ax.set_title(
             f"{METRIC_LABELS.get(metric, metric)}: difference in percentage points", fontsize=9
         )

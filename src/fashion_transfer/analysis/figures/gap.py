@@ -18,12 +18,7 @@ import pandas as pd
 from matplotlib.figure import Figure
 
 from fashion_transfer.analysis import stats
-from fashion_transfer.analysis.figures import (
-    Skip,
-    at_largest_fraction,
-    domain_label,
-    new_figure,
-)
+from fashion_transfer.analysis.figures.common import Skip, domain_label, new_figure
 
 UP, DOWN, LEVEL = "#2f7ed8", "#cf222e", "#8c8c8c"
 
@@ -48,7 +43,7 @@ def _view_name(values: pd.Series) -> str:
 
 def levels(frame: pd.DataFrame) -> list[Level]:
     """The decomposition's levels that the runs hold, in order."""
-    done = at_largest_fraction(stats.completed(frame))
+    done = stats.at_largest_fraction(stats.completed(frame))
     base = done[stats.is_zero_shot_baseline(done)]
     view = done[stats.is_fmnist_view(done)]
     if view.empty:
