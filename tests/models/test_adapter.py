@@ -13,13 +13,14 @@ from hydra import compose, initialize_config_dir
 from hydra.utils import instantiate
 from timm.models import adapt_input_conv
 
+from fashion_transfer.conf import CONF_DIR
 from fashion_transfer.errors import ConfigError
 from fashion_transfer.models.adapter import FashionAdapter, resize, to_gray
 from fashion_transfer.models.backbone import TimmClassifier
 from fashion_transfer.models.freeze import backbone_frozen, set_backbone_trainable
 from fashion_transfer.models.weights import create_efficientnet_lite0
 
-CONF = Path(__file__).resolve().parents[2] / "conf" / "model"
+CONF = CONF_DIR / "model"
 R = 32
 
 

@@ -5,17 +5,17 @@ from __future__ import annotations
 import json
 import math
 from collections import Counter
-from pathlib import Path
 
 import pytest
 from omegaconf import OmegaConf
 
 import fashion_transfer.train  # noqa: F401  (registers the ft_trial resolver)
+from fashion_transfer.conf import CONF_DIR
 from fashion_transfer.jobs import job_dirname
 from fashion_transfer.preflight import _compose, _jobs
 from fashion_transfer.tuning.space import draw, draw_trial, on_edge
 
-CONF = Path(__file__).resolve().parents[2] / "conf"
+CONF = CONF_DIR
 SPACE = {
     "lr": {"low": 1e-4, "high": 1e-2, "log": True, "strategies": None},
     "weight_decay": {"low": 0.0, "high": 0.1, "log": False, "strategies": None},
