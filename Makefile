@@ -84,7 +84,7 @@ tune-demo: synth ## Equal-effort tuning on FashionSynth: 5 strategies + 2 gray-s
 		hydra.sweep.dir=$(TUNE_SWEEP)/learned $(DEMO_LAUNCH) $(ARGS)
 	@# The free baseline of the learned 1->3 adapter: timm's gray stem, the same trials.
 	$(PY) -m fashion_transfer.train -m experiment=tune_demo strategy=adapter_scratch,adapter_pretrained \
-		model.input_adapter=timm_stem 'tune.trial=range(0,$(TUNE_TRIALS))' seed=$(TUNE_SEEDS) \
+		transfer.input_adapter=timm_stem 'tune.trial=range(0,$(TUNE_TRIALS))' seed=$(TUNE_SEEDS) \
 		paths.synth_dir=$(SYNTH) hydra.sweep.dir=$(TUNE_SWEEP)/timm_stem $(DEMO_LAUNCH) $(ARGS)
 	$(PY) -m fashion_transfer.analyze $(TUNE_SWEEP)
 	@echo $$(( $$(date +%s) - $$(cat $(TUNE_SWEEP)/demo_started_s) )) > $(TUNE_SWEEP)/demo_wall_s

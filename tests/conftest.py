@@ -13,10 +13,10 @@ from hydra.core.global_hydra import GlobalHydra
 from hydra.core.hydra_config import HydraConfig
 from omegaconf import DictConfig, open_dict
 
+from fashion_transfer.conf import CONF_DIR
 from fashion_transfer.data.idx import write_idx
 
 REPO = Path(__file__).resolve().parents[1]
-CONF_DIR = REPO / "conf"
 
 
 def shared_data_dir() -> Path | None:

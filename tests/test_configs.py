@@ -2,15 +2,12 @@
 
 from __future__ import annotations
 
-from pathlib import Path
-
 import pytest
 import torch
 from hydra.utils import instantiate
 
+from fashion_transfer.conf import CONF_DIR
 from fashion_transfer.data.base import Domain
-
-CONF_DIR = Path(__file__).resolve().parents[1] / "conf"
 
 GROUPS = [
     "dataset",

@@ -11,14 +11,16 @@ from __future__ import annotations
 import importlib
 import math
 import re
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from pathlib import Path
+from typing import Any
 
 import torch
 from omegaconf import DictConfig, OmegaConf
 
 from fashion_transfer.data.fmnist_view import BACKGROUNDS
 from fashion_transfer.errors import ConfigError, UserError, in_slot
+from fashion_transfer.models.adapter import INPUT_ADAPTERS
 
 # model@backbone takes a timm classifier only: the adapter wraps a backbone and SimpleFashionCNN is
 # no timm model (neither has the `name`/`pretrained` a backbone strategy sets).
@@ -61,21 +63,28 @@ def _show(value: object) -> str:
     )
 
 
+def _typed(key: str) -> str | None:
+    """The value as the user typed `key=...` (a typed key converts `0` to `0.0`), if they did."""
+    from hydra.core.hydra_config import HydraConfig
+
+    if not HydraConfig.initialized():
+        return None
+    for override in HydraConfig.get().overrides.task:
+        typed_key, _, value = override.partition("=")
+        if typed_key.lstrip("+~") == key:
+            return value
+    return None
+
+
 def _error(cfg: DictConfig, path: str, value: object, rule: str) -> ConfigError:
     """`user.key=value: rule`, plus where it is read when that is another key."""
     key = _user_key(cfg, path)
     where = "" if key == path else f" (read as {path})"
-    return ConfigError(f"{key}={_show(value)}: {rule}{where}")
-
-
-def _positive_int(cfg: DictConfig, path: str) -> int:
-    value = OmegaConf.select(cfg, path)
-    if isinstance(value, bool) or not isinstance(value, int) or value <= 0:
-        raise _error(cfg, path, value, "must be a positive integer")
-    return value
+    return ConfigError(f"{key}={_typed(key) or _show(value)}: {rule}{where}")
 
 
 def _positive_number(cfg: DictConfig, path: str) -> float:
+    """For keys no schema types (optimizer.lr, logger.init_timeout): a finite number > 0."""
     value = OmegaConf.select(cfg, path)
     ok = isinstance(value, int | float) and not isinstance(value, bool)
     if not ok or not math.isfinite(value) or value <= 0:
@@ -83,31 +92,43 @@ def _positive_number(cfg: DictConfig, path: str) -> float:
     return value
 
 
+def _require(cfg: DictConfig, path: str, ok: Callable[[Any], bool], rule: str) -> Any:
+    """A typed key's value (conf/schema.py gives its type) within the range `ok` accepts."""
+    value = OmegaConf.select(cfg, path)
+    try:
+        good = ok(value)
+    except TypeError:  # a node no schema types (a user's own config): the wrong kind of value
+        good = False
+    if not good:
+        raise _error(cfg, path, value, rule)
+    return value
+
+
+def _positive(value: Any) -> bool:
+    return value is not None and math.isfinite(value) and value > 0
+
+
 def _check_stage(cfg: DictConfig, name: str, stage: DictConfig) -> None:
     key = f"strategy.stages.{name}"
     if stage.get("data") not in ("source", "target"):
         raise ConfigError(f"{key}.data={stage.get('data')}: must be 'source' or 'target'")
-    epochs = _positive_int(cfg, f"{key}.epochs")
-    _positive_int(cfg, f"{key}.batch_size")
-    _positive_number(cfg, f"{key}.lr" if stage.get("lr") is not None else "optimizer.lr")
-    _positive_number(cfg, f"{key}.backbone_lr_factor")
-    decay = stage.get("ema_decay")
-    if decay is not None:
-        ok = isinstance(decay, float | int) and not isinstance(decay, bool)
-        if not ok or not 0 < decay < 1:
-            raise _error(
-                cfg, f"{key}.ema_decay", decay, "must be in (0, 1), or null for no average"
-            )
-    unfreeze = stage.get("unfreeze_after")
-    if isinstance(unfreeze, bool) or not isinstance(unfreeze, int) or not 0 <= unfreeze <= epochs:
-        rule = f"must be an integer between 0 and the stage's epochs ({epochs})"
-        raise _error(cfg, f"{key}.unfreeze_after", unfreeze, rule)
+    epochs = _require(cfg, f"{key}.epochs", _positive, "must be a positive integer")
+    _require(cfg, f"{key}.batch_size", _positive, "must be a positive integer")
+    if stage.get("lr") is None:
+        _positive_number(cfg, "optimizer.lr")
+    else:
+        _require(cfg, f"{key}.lr", _positive, "must be a positive number")
+    _require(cfg, f"{key}.backbone_lr_factor", _positive, "must be a positive number")
+    rule = "must be in (0, 1), or null for no average"
+    _require(cfg, f"{key}.ema_decay", lambda v: v is None or 0 < v < 1, rule)
+    rule = f"must be an integer between 0 and the stage's epochs ({epochs})"
+    _require(cfg, f"{key}.unfreeze_after", lambda v: 0 <= v <= epochs, rule)
 
 
 def _check_fraction(cfg: DictConfig, slot: str) -> None:
-    fraction = cfg[slot].get("train_fraction", 1.0)
-    if isinstance(fraction, bool) or not isinstance(fraction, int | float) or not 0 < fraction <= 1:
-        raise _error(cfg, f"{slot}.train_fraction", fraction, "must be in (0, 1]")
+    if "train_fraction" not in cfg[slot]:  # a loader of the user's without subsets
+        return
+    _require(cfg, f"{slot}.train_fraction", lambda v: 0 < v <= 1, "must be in (0, 1]")
 
 
 def _check_model_sides(cfg: DictConfig, path: str = "model") -> None:
@@ -133,9 +154,7 @@ def _check_data_side(cfg: DictConfig, slot: str) -> None:
     data = cfg[slot]
     if "resolution" not in data:  # idx data sets: 28x28 as stored
         return
-    side = data.resolution
-    if isinstance(side, bool) or not isinstance(side, int) or side <= 0:
-        raise _error(cfg, f"{slot}.resolution", side, "must be a positive integer")
+    side = _require(cfg, f"{slot}.resolution", _positive, "must be a positive integer")
     if data.get("view") == "fmnist" and side != 28:
         raise _error(cfg, f"{slot}.resolution", side, f"must be 28 with {slot}.view=fmnist")
 
@@ -201,12 +220,6 @@ def _check_layout(cfg: DictConfig, slot: str, scored_only: str | None) -> None:
         raise err from None
 
 
-def _optional_positive_int(cfg: DictConfig, path: str, off: str) -> None:
-    value = OmegaConf.select(cfg, path)
-    if value is not None and (isinstance(value, bool) or not isinstance(value, int) or value <= 0):
-        raise _error(cfg, path, value, f"must be a positive integer, or null for {off}")
-
-
 def _check_train(cfg: DictConfig) -> None:
     """The run-wide values: a value that means the opposite of what was typed is refused."""
     seed = cfg.get("seed")
@@ -217,16 +230,16 @@ def _check_train(cfg: DictConfig) -> None:
     amp = OmegaConf.select(cfg, "train.amp")
     if amp != "auto" and not isinstance(amp, bool):
         raise ConfigError(f"train.amp={_show(amp)}: choose auto, true or false")
-    _optional_positive_int(cfg, "train.threads", "torch's default")
-    _optional_positive_int(cfg, "train.max_steps_per_epoch", "whole epochs")
-    _positive_int(cfg, "train.log_every")
-    smoothing = OmegaConf.select(cfg, "train.label_smoothing")
-    if (
-        isinstance(smoothing, bool)
-        or not isinstance(smoothing, int | float)
-        or not 0 <= smoothing < 1
-    ):
-        raise ConfigError(f"train.label_smoothing={_show(smoothing)}: must be in [0, 1)")
+    for key, off in (("threads", "torch's default"), ("max_steps_per_epoch", "whole epochs")):
+        rule = f"must be a positive integer, or null for {off}"
+        _require(cfg, f"train.{key}", lambda v: v is None or v > 0, rule)
+    for key in ("log_every", "eval_batch_size"):
+        _require(cfg, f"train.{key}", _positive, "must be a positive integer")
+    _require(cfg, "train.label_smoothing", lambda v: 0 <= v < 1, "must be in [0, 1)")
+    adapter = OmegaConf.select(cfg, "transfer.input_adapter")
+    if adapter not in INPUT_ADAPTERS:
+        choices = " or ".join(INPUT_ADAPTERS)
+        raise ConfigError(f"transfer.input_adapter={_show(adapter)}: choose {choices}")
     samples = OmegaConf.select(cfg, "eval.samples")
     if isinstance(samples, bool) or not isinstance(samples, int) or samples < 0:
         raise ConfigError(f"eval.samples={_show(samples)}: must be a whole number >= 0")
@@ -273,7 +286,6 @@ def check_config(cfg: DictConfig) -> None:
         _check_data_side(cfg, slot)
     _check_model_sides(cfg)
     _check_backgrounds(cfg, slots)
-    _positive_int(cfg, "train.eval_batch_size")
     if OmegaConf.select(cfg, "logger.init_timeout") is not None:
         _positive_number(cfg, "logger.init_timeout")
     _check_device(cfg)
@@ -286,25 +298,27 @@ def check_group_choices(overrides: Sequence[str], conf_dir: Path) -> None:
 
     Hydra composes before any of our code runs, and its error for a missing option spans a dozen
     lines; this checks the plain choices first, in one line. Keys with a dot set values, not
-    choices; sweep functions (`glob(...)`) and quoted values are left to Hydra. Our groups are
-    folders of conf/; Hydra's own (`hydra/launcher=`, ...) also take what Hydra and its installed
-    plugins register, so those are asked of Hydra's config loader (only when one is overridden).
+    choices; sweep functions (`glob(...)`) and quoted values are left to Hydra. The options are
+    what Hydra's config loader finds on the search path of `conf_dir/config.yaml`: the suite's
+    groups, the user's conf/ folder (`hydra.searchpath`), and Hydra's own groups with those its
+    installed plugins register (`hydra/launcher=`, ...).
     """
+    plain = []
     for arg in overrides:
         key, sep, value = arg.partition("=")
         key = key.lstrip("+~")
-        if not sep or key.startswith("-") or "." in key or _NOT_PLAIN.search(value):
-            continue
+        if sep and not key.startswith("-") and "." not in key and not _NOT_PLAIN.search(value):
+            plain.append((key, value))
+    if not plain:
+        return
+    for key, value in plain:
         group = key.split("@", 1)[0]
+        options = _group_options(group, conf_dir)
+        if not options:  # not a config group (seed=1, device=cpu, ...)
+            continue
         ours = not group.startswith("hydra/")
-        options = None if ours else _hydra_group_options(group, conf_dir)
-        if options is None:
-            folder = conf_dir / group
-            if not folder.is_dir():
-                continue
-            options = sorted(f.stem for f in folder.glob("*.yaml"))
-            if key == "model@backbone":
-                options = [o for o in options if o not in NOT_BACKBONES]
+        if key == "model@backbone":
+            options = [o for o in options if o not in NOT_BACKBONES]
         for choice in value.split(","):
             if choice and choice != "null" and choice not in options:
                 where = (
@@ -318,12 +332,13 @@ def check_group_choices(overrides: Sequence[str], conf_dir: Path) -> None:
                 raise ConfigError(f"{key}={choice}: {what}; choose one of {', '.join(options)}")
 
 
-def _hydra_group_options(group: str, conf_dir: Path) -> list[str] | None:
-    """The options of a `hydra/...` group on Hydra's search path (conf/ and plugins); None if none."""
+def _group_options(group: str, conf_dir: Path) -> list[str]:
+    """The options of config group `group` on the search path of `conf_dir/config.yaml`, less
+    the structured-config schemas (conf/schema.py), which no user picks."""
     from hydra import initialize_config_dir
     from hydra.core.global_hydra import GlobalHydra
 
     with initialize_config_dir(config_dir=str(conf_dir.resolve()), version_base=None):
         loader = GlobalHydra.instance().config_loader()
-        options = loader.get_group_options(group)
-    return sorted(options) or None
+        options = loader.get_group_options(group, config_name="config")
+    return sorted(o for o in options if not o.endswith("_schema"))

@@ -4,12 +4,15 @@ composes and passes `check_config`, or the command stops with one line and no jo
 Hydra's own errors for a bad override span many lines and, for a typo'd key, suggest `+key=...`,
 which would add an unused key; a sweep (`-m seed=0,l`) would run its good jobs first and end in a
 traceback at the bad one. So the command line is composed here first, job by job, as Hydra's
-basic sweeper would expand it.
+basic sweeper would expand it. A value of the wrong type for a typed key (conf/schema.py) is
+Hydra's error, told in one line: `budget.target.epochs=abc: Value 'abc' of type 'str' could not
+be converted to Integer`.
 """
 
 from __future__ import annotations
 
 import difflib
+import re
 from collections.abc import Sequence
 from pathlib import Path
 
@@ -42,15 +45,22 @@ def _keys(node: object, prefix: str = "") -> list[str]:
     return out
 
 
+def _adds_key(override: str) -> bool:
+    """`+a.b=v` under our nodes (not `++`, not hydra's, not a group such as `+experiment=`)."""
+    key = override.split("=", 1)[0]
+    path = key.lstrip("+")
+    return (
+        key.startswith("+")
+        and not key.startswith("++")
+        and "." in path
+        and not path.startswith("hydra.")
+    )
+
+
 def _no_new_keys(overrides: Sequence[str], cfg: DictConfig) -> None:
     """`+a.b=v` adds a key no code reads (Hydra suggests it for a typo): refused under our nodes."""
-    for arg in overrides:
-        key = arg.split("=", 1)[0]
-        if not key.startswith("+") or key.startswith("++"):
-            continue
-        path = key.lstrip("+")
-        if "." not in path or path.split(".")[0] == "hydra":
-            continue
+    for arg in filter(_adds_key, overrides):
+        path = arg.split("=", 1)[0].lstrip("+")
         close = difflib.get_close_matches(path, [k for k in _keys(cfg) if k != path], n=1)
         hint = f"did you mean {close[0]}? " if close else ""
         raise ConfigError(
@@ -85,6 +95,9 @@ def overrides_has_run_dir(overrides: Sequence[str]) -> bool:
 
 def _one_line_compose_error(exc: Exception, conf_dir: Path) -> str:
     text = " ".join(str(exc).split())
+    merging = re.match(r"Error merging override (\S+)", text)
+    if merging and exc.__cause__ is not None:  # e.g. a typed key given a value of another type
+        return f"{merging.group(1)}: {str(exc.__cause__).splitlines()[0]}"
     missing = text.split("Could not override '", 1)
     if len(missing) == 2:  # a key that does not exist, e.g. budget.target.epoch=3
         key = missing[1].split("'", 1)[0]
@@ -105,7 +118,7 @@ def _compose_plain(conf_dir: Path) -> DictConfig:
         return compose("config")
 
 
-def _jobs(conf_dir: Path, overrides: list[str]) -> list[list[str]]:
+def sweep_jobs(conf_dir: Path, overrides: list[str]) -> list[list[str]]:
     """The override lists of a sweep's jobs, expanded as Hydra's basic sweeper does."""
     from hydra import compose, initialize_config_dir
     from hydra.core.override_parser.overrides_parser import OverridesParser
@@ -121,7 +134,22 @@ def _jobs(conf_dir: Path, overrides: list[str]) -> list[list[str]]:
         return expand_sweep(conf_dir, [*params, *overrides])
     except HydraException as exc:
         text = " ".join(str(exc).split())
+        if text.startswith("Error merging override"):
+            raise ConfigError(_one_line_compose_error(exc, conf_dir)) from None
         raise ConfigError(f"the command line does not parse: {text}") from None
+
+
+def compose_jobs(
+    overrides: Sequence[str], conf_dir: Path, multirun: bool
+) -> list[tuple[list[str], DictConfig]]:
+    """Every job of a command line, as Hydra would launch them: its overrides and its composed
+    (not checked) config. Raises ConfigError (one line) for an override that does not compose."""
+    overrides = list(overrides)
+    jobs = sweep_jobs(conf_dir, overrides) if multirun else [overrides]
+    added = [o for o in jobs[0] if _adds_key(o)]
+    if added:  # judged on the config without them: a typed node would refuse them less clearly
+        _no_new_keys(added, _compose(conf_dir, [o for o in jobs[0] if o not in added]))
+    return [(job, _compose(conf_dir, job)) for job in jobs]
 
 
 def check_command_line(argv: Sequence[str], conf_dir: Path) -> None:
@@ -131,11 +159,8 @@ def check_command_line(argv: Sequence[str], conf_dir: Path) -> None:
         return
     overrides = [a for a in argv if a not in MULTIRUN]
     multirun = len(overrides) != len(argv)
-    jobs = _jobs(conf_dir, overrides) if multirun else [overrides]
-    for i, job in enumerate(jobs):
-        cfg = _compose(conf_dir, job)
-        if i == 0:
-            _no_new_keys(job, cfg)
+    jobs = compose_jobs(overrides, conf_dir, multirun)
+    for job, cfg in jobs:
         try:
             check_config(cfg)
         except ConfigError as exc:

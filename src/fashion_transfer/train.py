@@ -15,20 +15,15 @@ from pathlib import Path
 import hydra
 from hydra.core.hydra_config import HydraConfig
 from hydra.types import RunMode
-from omegaconf import DictConfig, OmegaConf
+from omegaconf import DictConfig
 
 from fashion_transfer import sweep_outcome
+from fashion_transfer.conf import CONF_DIR  # registers the schemas and resolvers
 from fashion_transfer.errors import TrainingFailed, UserError
-from fashion_transfer.jobs import resolve_job_dirname
 from fashion_transfer.preflight import check_command_line
 from fashion_transfer.training.run import run_strategy
-from fashion_transfer.tuning.space import register_resolver
 
 log = logging.getLogger("fashion_transfer")
-CONF_DIR = Path(__file__).resolve().parents[2] / "conf"
-# conf/config.yaml names sweep job folders with it; registered before Hydra composes.
-OmegaConf.register_new_resolver("ft_job_dir", resolve_job_dirname, replace=True)
-register_resolver()  # ${ft_trial:NAME}: experiment=tune's drawn hyperparameters
 
 
 def _multirun() -> bool:
@@ -54,7 +49,7 @@ def _headline(metrics: dict) -> str:
     return ", ".join(f"{k} {100 * metrics[k]:.2f}%" for k in shown if metrics.get(k) is not None)
 
 
-@hydra.main(version_base="1.3", config_path="../../conf", config_name="config")
+@hydra.main(version_base="1.3", config_path="conf", config_name="config")
 def main(cfg: DictConfig) -> float | None:
     """Hydra entrypoint; the returned value is what a sweeper would optimise."""
     started = time.perf_counter()

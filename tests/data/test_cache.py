@@ -14,13 +14,14 @@ import pytest
 import torch
 from omegaconf import OmegaConf
 
+from fashion_transfer.conf import CONF_DIR
 from fashion_transfer.data import cache as cache_mod
 from fashion_transfer.data.deepfashion import load_deepfashion
 from fashion_transfer.data.deepfashion_lists import validate_layout
 from fashion_transfer.data.transforms import make_spec
 
 pytestmark = pytest.mark.filterwarnings("ignore:The image decoding:DeprecationWarning")
-MAP_FILE = Path(__file__).resolve().parents[2] / "conf" / "label_map" / "deepfashion_to_fmnist.yaml"
+MAP_FILE = CONF_DIR / "label_map" / "deepfashion_to_fmnist.yaml"
 
 
 def load(root: Path, cache_dir: Path | None, **kwargs):

@@ -17,6 +17,7 @@ from hydra.utils import instantiate
 from omegaconf import OmegaConf
 from PIL import Image
 
+from fashion_transfer.conf import CONF_DIR
 from fashion_transfer.data.deepfashion import load_deepfashion
 from fashion_transfer.data.deepfashion_lists import SOURCE_URL, validate_layout
 from fashion_transfer.data.transforms import Decoded, crop_window, make_spec, transform
@@ -24,7 +25,7 @@ from fashion_transfer.errors import ConfigError, DataError
 from fashion_transfer.synth.generate import WILD_TO_FMNIST
 
 pytestmark = pytest.mark.filterwarnings("ignore:The image decoding:DeprecationWarning")
-CONF = Path(__file__).resolve().parents[2] / "conf"
+CONF = CONF_DIR
 LISTS = {
     "cloth": "Anno/list_category_cloth.txt",
     "img": "Anno/list_category_img.txt",

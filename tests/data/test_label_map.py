@@ -8,12 +8,13 @@ import pytest
 import torch
 from omegaconf import OmegaConf
 
+from fashion_transfer.conf import CONF_DIR
 from fashion_transfer.data.fashion_mnist import FMNIST_CLASSES
 from fashion_transfer.data.label_map import LabelMap
 from fashion_transfer.errors import ConfigError
 from fashion_transfer.synth.generate import WILD_TO_FMNIST
 
-MAP_FILE = Path(__file__).resolve().parents[2] / "conf" / "label_map" / "deepfashion_to_fmnist.yaml"
+MAP_FILE = CONF_DIR / "label_map" / "deepfashion_to_fmnist.yaml"
 REAL_CLOTH = Path("/work/shared/data/DeepFashion/Anno/list_category_cloth.txt")
 SHARED = ["T-shirt/top", "Trouser", "Pullover", "Dress", "Coat", "Shirt"]
 

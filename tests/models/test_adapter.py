@@ -13,13 +13,14 @@ from hydra import compose, initialize_config_dir
 from hydra.utils import instantiate
 from timm.models import adapt_input_conv
 
+from fashion_transfer.conf import CONF_DIR
 from fashion_transfer.errors import ConfigError
 from fashion_transfer.models.adapter import FashionAdapter, resize, to_gray
 from fashion_transfer.models.backbone import TimmClassifier
 from fashion_transfer.models.freeze import backbone_frozen, set_backbone_trainable
 from fashion_transfer.models.weights import create_efficientnet_lite0
 
-CONF = Path(__file__).resolve().parents[2] / "conf" / "model"
+CONF = CONF_DIR / "model"
 R = 32
 
 
@@ -138,6 +139,7 @@ def _conf_tree(tmp_path: Path) -> Path:
         shutil.copy(CONF / f"{name}.yaml", tmp_path / "model" / f"{name}.yaml")
     (tmp_path / "config.yaml").write_text(
         "defaults:\n  - model@backbone: resnet\n  - model: adapter\n  - _self_\n"
+        "transfer:\n  input_adapter: learned\n"  # the root key model/adapter.yaml reads
     )
     return tmp_path
 
@@ -176,7 +178,7 @@ def test_timm_stem_builds_a_gray_backbone_and_takes_both_inputs() -> None:
     assert torch.equal(model.adapt(gray), resize(gray, R))
     assert model(gray).shape == model(rgb).shape == (2, 5)
     assert_partition(model)
-    with pytest.raises(ConfigError, match="model.input_adapter=rgb"):
+    with pytest.raises(ConfigError, match="transfer.input_adapter=rgb"):
         FashionAdapter({**cfg, "resolution": R}, num_classes=5, input_adapter="rgb")
     with pytest.raises(ConfigError, match="1 input channels, got 3"):
         FashionAdapter(TimmClassifier(5, name="test_resnet"), input_adapter="timm_stem")

@@ -17,11 +17,12 @@ from hydra.utils import instantiate
 from omegaconf import OmegaConf
 
 from fashion_transfer import network
+from fashion_transfer.conf import CONF_DIR
 from fashion_transfer.errors import ConfigError
 from fashion_transfer.models import hub
 from fashion_transfer.models.backbone import IMAGENET_MEAN, TimmClassifier
 
-CONF = Path(__file__).resolve().parents[2] / "conf" / "model"
+CONF = CONF_DIR / "model"
 TINY = dict(name="test_resnet", resolution=32)
 
 

@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-from pathlib import Path
-
 import pytest
 import timm
 import torch
@@ -11,6 +9,7 @@ import torch.nn.functional as F
 from hydra.utils import instantiate
 from omegaconf import OmegaConf
 
+from fashion_transfer.conf import CONF_DIR
 from fashion_transfer.models import hub
 from fashion_transfer.models.backbone import TimmClassifier
 from fashion_transfer.models.weights import (
@@ -24,7 +23,7 @@ from fashion_transfer.models.weights import (
     map_lite0_state,
 )
 
-CONF = Path(__file__).resolve().parents[2] / "conf" / "model"
+CONF = CONF_DIR / "model"
 
 
 @pytest.fixture(scope="module")

@@ -18,10 +18,11 @@ import yaml
 from filelock import FileLock
 
 from fashion_transfer import status
+from fashion_transfer.conf import CONF_DIR
 from fashion_transfer.jobs import job_dirname
 from fashion_transfer.operations.checkpoint_meta import read_point
 from fashion_transfer.operations.relaunch import product_blocks
-from fashion_transfer.operations.sweep import PACKAGE_CONF, expand_jobs
+from fashion_transfer.operations.sweep import expand_jobs
 from fashion_transfer.training.checkpoint import make_payload, save_checkpoint
 
 TASK = ["experiment=smoke", "strategy=fmnist_baseline,adapter_scratch", "seed=0,1,2"]
@@ -39,9 +40,7 @@ def _multirun(sweep: Path, task: list[str], hydra: list[str] = HYDRA, params=Non
             "overrides": {"hydra": hydra, "task": task},
             "runtime": {
                 "cwd": "/work/somewhere",
-                "config_sources": [
-                    {"path": str(PACKAGE_CONF), "schema": "file", "provider": "main"}
-                ],
+                "config_sources": [{"path": str(CONF_DIR), "schema": "file", "provider": "main"}],
             },
         },
         "strategy": {"name": "fmnist_baseline"},

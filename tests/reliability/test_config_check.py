@@ -8,6 +8,7 @@ import subprocess
 import pytest
 import timm
 import torch
+from hydra.errors import ConfigCompositionException
 
 from fashion_transfer.config_check import MIN_SIDE_SIMPLE_CNN, MIN_SIDE_TIMM, check_group_choices
 from fashion_transfer.errors import ConfigError
@@ -21,7 +22,6 @@ SCRATCH = ("experiment=smoke", "strategy=deepfashion_scratch")
 CASES = [  # (overrides, what the message starts with)
     ((*ADAPTER, "budget.target.epochs=0"), "budget.target.epochs=0: must be a positive integer"),
     ((*ADAPTER, "budget.adapter_source.epochs=-2"), "budget.adapter_source.epochs=-2"),
-    ((*ADAPTER, "budget.target.epochs=1.5"), "budget.target.epochs=1.5"),
     ((*ADAPTER, "budget.target.batch_size=0"), "budget.target.batch_size=0"),
     ((*BASELINE, "budget.source.batch_size=-32"), "budget.source.batch_size=-32"),
     ((*ADAPTER, "budget.target.lr=0"), "budget.target.lr=0: must be a positive number"),
@@ -73,6 +73,14 @@ def test_bad_value_rejected_before_data_or_model(
     assert message.startswith(expected), message
     assert "\n" not in message
     assert not (tmp_path / "run").exists()  # nothing written either
+
+
+def test_a_wrongly_typed_value_fails_at_composition(make_cfg):
+    """Typed keys (conf/schema.py) refuse a value of another type with Hydra's own message."""
+    with pytest.raises(ConfigCompositionException) as err:
+        make_cfg(*ADAPTER, "budget.target.epochs=1.5")
+    assert "Error merging override budget.target.epochs=1.5" in str(err.value)
+    assert "could not be converted to Integer" in str(err.value.__cause__)
 
 
 def test_missing_data_root_names_the_paths_key(make_cfg, tmp_path):

@@ -7,18 +7,18 @@ Hydra 1.3 still validates against the plugin's schema (with a deprecation warnin
 
 from __future__ import annotations
 
-from pathlib import Path
-
 import pytest
 from hydra import compose, initialize_config_dir
 from hydra.core.global_hydra import GlobalHydra
 from hydra.utils import instantiate
 from omegaconf import OmegaConf
 
+from fashion_transfer.conf import CONF_DIR
+
 submitit = pytest.importorskip("submitit")  # the `launchers` extra
 BaseQueueConf = pytest.importorskip("hydra_plugins.hydra_submitit_launcher.config").BaseQueueConf
 
-CONF = str(Path(__file__).resolve().parents[2] / "conf")
+CONF = str(CONF_DIR)
 pytestmark = pytest.mark.filterwarnings(r"ignore:\s*'hydra/launcher/submitit_:UserWarning")
 
 

@@ -22,7 +22,7 @@ STRATEGIES = [
 @pytest.mark.parametrize(
     ("strategy", "extra"),
     [(s, ()) for s in STRATEGIES]
-    + [(s, ("model.input_adapter=timm_stem",)) for s in STRATEGIES if s.startswith("adapter")],
+    + [(s, ("transfer.input_adapter=timm_stem",)) for s in STRATEGIES if s.startswith("adapter")],
 )
 def test_strategy_end_to_end(strategy, extra, make_cfg, tiny_synth, tmp_path):
     run_dir = tmp_path / strategy

@@ -5,17 +5,17 @@ from __future__ import annotations
 import json
 import math
 from collections import Counter
-from pathlib import Path
 
 import pytest
 from omegaconf import OmegaConf
 
 import fashion_transfer.train  # noqa: F401  (registers the ft_trial resolver)
+from fashion_transfer.conf import CONF_DIR
 from fashion_transfer.jobs import job_dirname
-from fashion_transfer.preflight import _compose, _jobs
+from fashion_transfer.preflight import _compose, sweep_jobs
 from fashion_transfer.tuning.space import draw, draw_trial, on_edge
 
-CONF = Path(__file__).resolve().parents[2] / "conf"
+CONF = CONF_DIR
 SPACE = {
     "lr": {"low": 1e-4, "high": 1e-2, "log": True, "strategies": None},
     "weight_decay": {"low": 0.0, "high": 0.1, "log": False, "strategies": None},
@@ -55,7 +55,7 @@ def test_edge_of_the_space() -> None:
 
 @pytest.mark.parametrize(("experiment", "trials", "seeds"), [("tune", 8, 3), ("tune_smoke", 2, 1)])
 def test_every_strategy_gets_the_same_trials(experiment: str, trials: int, seeds: int) -> None:
-    jobs = _jobs(CONF, [f"experiment={experiment}"])
+    jobs = sweep_jobs(CONF, [f"experiment={experiment}"])
     per_strategy = Counter(dict(o.split("=", 1) for o in job)["strategy"] for job in jobs)
     assert len(per_strategy) == 5 and set(per_strategy.values()) == {trials * seeds}
     assert len({job_dirname(job) for job in jobs}) == len(jobs)  # one folder per job

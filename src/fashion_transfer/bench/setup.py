@@ -17,14 +17,13 @@ from hydra.utils import instantiate
 from omegaconf import DictConfig
 
 from fashion_transfer.bench.timing import Case
+from fashion_transfer.conf import CONF_DIR
 from fashion_transfer.data.base import Domain, Split
 from fashion_transfer.tracking.wandb_run import NullTracker
 from fashion_transfer.training.batches import iterate_batches
 from fashion_transfer.training.loop import TrainState, model_input, train_one_epoch, train_step
 from fashion_transfer.training.stages import RunContext, build_state
 from fashion_transfer.utils import amp_dtype
-
-CONF_DIR = Path(__file__).resolve().parents[3] / "conf"
 
 
 def compose_config(overrides: list[str]) -> DictConfig:

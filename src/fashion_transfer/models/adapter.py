@@ -79,7 +79,7 @@ class FashionAdapter(BackboneFreezing, nn.Module):
         super().__init__()
         if input_adapter not in INPUT_ADAPTERS:
             raise ConfigError(
-                f"model.input_adapter={input_adapter} is not one of {', '.join(INPUT_ADAPTERS)}"
+                f"transfer.input_adapter={input_adapter} is not one of {', '.join(INPUT_ADAPTERS)}"
             )
         self.input_adapter = input_adapter
         self.input_channels = 1 if input_adapter == "timm_stem" else 3
@@ -93,7 +93,7 @@ class FashionAdapter(BackboneFreezing, nn.Module):
             backbone.reset_classifier(num_classes)
         if backbone.input_channels != self.input_channels:
             raise ConfigError(
-                f"model.input_adapter={input_adapter} needs a backbone with "
+                f"transfer.input_adapter={input_adapter} needs a backbone with "
                 f"{self.input_channels} input channels, got {backbone.input_channels}"
             )
         self.backbone = backbone

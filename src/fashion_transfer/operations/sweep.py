@@ -26,7 +26,6 @@ from fashion_transfer.operations.job_state import (
 
 MULTIRUN = "multirun.yaml"
 BASIC_SWEEPER = "hydra._internal.core_plugins.basic_sweeper.BasicSweeper"  # multirun.yaml's name
-PACKAGE_CONF = Path(__file__).resolve().parents[3] / "conf"
 IDENTITY = ("strategy", "seed")  # shown in their own columns, not among the settings that vary
 
 
@@ -44,13 +43,15 @@ class Sweep:
 
 
 def _conf_dir(hydra: dict) -> Path:
-    """The config folder the sweep was composed from, or this checkout's (for `glob(...)`)."""
+    """The config folder the sweep was composed from, or the installed suite's (for `glob(...)`)."""
+    from fashion_transfer.conf import CONF_DIR
+
     for source in (hydra.get("runtime") or {}).get("config_sources") or []:
         if source.get("provider") == "main" and source.get("schema") == "file":
             path = Path(source.get("path", ""))
             if path.is_dir():
                 return path
-    return PACKAGE_CONF
+    return CONF_DIR
 
 
 def expand_jobs(multirun: dict) -> list[list[str]]:

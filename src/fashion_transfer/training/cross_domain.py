@@ -94,7 +94,7 @@ def _target_fmnist_view(ctx: RunContext, background: str | None = None) -> Domai
             label_space="all",
             train_fraction=1.0,
             load_splits=("test",),  # only test is scored: decoding train and val would be wasted
-            _convert_="object",
+            _convert_="all",  # plain containers: the schema's nodes arrive as dicts
             **extra,
         )
     except DataError as exc:
@@ -201,7 +201,7 @@ def _mapped(
     _log_shared(ctx, logits[keep].argmax(1), labels[keep], lm.shared_classes)
     if not ctx.cfg.eval.get("reverse", True):
         return
-    source = domains.get("source") or build(ctx.cfg.source, _convert_="object")
+    source = domains.get("source") or build(ctx.cfg.source, _convert_="all")
     if source.classes != source_classes:
         log.warning(
             "source %s is not in Fashion-MNIST's classes; reverse score skipped", source.name
