@@ -55,7 +55,9 @@ def test_the_readme_documents_every_history_and_stage_key():
 
 
 def test_the_record_writes_the_keys_of_the_golden_sweep_in_their_order():
-    """smoke_golden.json holds what the code before this module wrote, keys in written order."""
+    """smoke_golden.json is what the code before this module (a27bb7d) wrote in a smoke sweep, keys
+    in written order; its numbers are one machine's (test_smoke_golden_slow.py compares numbers
+    live, both codes on the same machine), its keys any machine's."""
     golden = json.loads(GOLDEN.read_text())
     assert len(golden) == 5
     for strategy, run in golden.items():

@@ -1,18 +1,16 @@
-"""A fixed-seed smoke sweep gives the same numbers as the code that wrote `smoke_golden.json`.
+"""A fixed-seed smoke sweep gives the same numbers as the code before the redesign.
 
-The golden file holds, per strategy, metrics.json with what changes from run to run taken out
-(wall times, paths, the sweep's name, the git commit) and a digest of every array in samples.npz
-and predictions.npz. Keys are compared in their written order and numbers exactly: at
-`train.threads=1` two runs of the same code on one machine agree to the last bit. It was written
-from the code before the run record became `fashion_transfer.record` (commit a27bb7d) on the
-development machine's CPU; another CPU may pick other float kernels, so on a new machine
-regenerate it from that commit first:
+The redesign of the run record, the configs and the package (commit a27bb7d and after) changes
+no number: this test runs the same fixed-seed smoke sweep with the code of REFERENCE (taken from
+git history into a temporary folder) and with this checkout, on the same machine, and compares,
+per strategy, metrics.json with what changes from run to run taken out (wall times, paths, the
+sweep's name, the git commit) and a digest of every array in samples.npz and predictions.npz.
+Keys are compared in their written order and numbers exactly: at `train.threads=1` two runs of
+the same computation on one machine agree to the last bit. Both sweeps run here because another
+CPU may pick other float kernels: a file of numbers written on one machine fails on the next.
 
-    python -m fashion_transfer.train -m experiment=smoke 'strategy=glob(*)' seed=0 \
-        train.threads=1 paths.synth_dir=SYNTH hydra.sweep.dir=SWEEP
-    python tests/training/test_smoke_golden_slow.py SWEEP > tests/training/smoke_golden.json
-
-with SYNTH from `tiny_synth` (tests/conftest.py).
+`python tests/training/test_smoke_golden_slow.py SWEEP` prints a sweep's normalised numbers; smoke_golden.json
+is that print of REFERENCE's sweep (tests/test_record.py reads its key order).
 """
 
 from __future__ import annotations
@@ -28,7 +26,8 @@ from typing import Any
 import numpy as np
 import pytest
 
-GOLDEN = Path(__file__).with_name("smoke_golden.json")
+REPO = Path(__file__).resolve().parents[2]
+REFERENCE = "a27bb7d"  # the last commit before the run record became fashion_transfer.record
 #: Top-level fields that say where, when and how fast a run went, not what it computed.
 VOLATILE = ("group", "run_dir", "git_commit", "wall_time_s")
 
@@ -74,39 +73,49 @@ def normalise(sweep: Path) -> dict[str, Any]:
     return runs
 
 
-@pytest.mark.slow
-def test_smoke_sweep_numbers_match_the_golden_file(tiny_synth, tmp_path):
-    sweep = tmp_path / "sweep"
-    env = {**os.environ, "WANDB_MODE": "disabled", "OMP_NUM_THREADS": "1"}
+def _reference_src(tmp_path: Path) -> Path:
+    """REFERENCE's tree from git history (skips where the checkout has no history)."""
+    tree = tmp_path / "reference"
+    tree.mkdir()
+    try:
+        archive = subprocess.run(
+            ["git", "-C", str(REPO), "archive", REFERENCE], capture_output=True, check=True
+        ).stdout
+    except (OSError, subprocess.CalledProcessError):
+        pytest.skip(f"needs git history holding {REFERENCE} (a full clone, not a shallow one)")
+    subprocess.run(["tar", "-x", "-C", str(tree)], input=archive, check=True)
+    return tree / "src"
+
+
+def _sweep(src: Path, synth: Path, sweep: Path) -> dict[str, Any]:
+    """The fixed-seed smoke sweep run with the package at `src`, normalised."""
+    env = {**os.environ, "WANDB_MODE": "disabled", "OMP_NUM_THREADS": "1", "PYTHONPATH": str(src)}
+    where = subprocess.run(
+        [sys.executable, "-c", "import fashion_transfer; print(fashion_transfer.__file__)"],
+        capture_output=True, text=True, env=env, check=True,
+    ).stdout  # fmt: skip
+    assert Path(where.strip()).is_relative_to(src), where  # the code under test, not the install
     train = subprocess.run(
-        [
-            sys.executable,
-            "-m",
-            "fashion_transfer.train",
-            "-m",
-            "experiment=smoke",
-            "strategy=glob(*)",
-            "seed=0",
-            "train.threads=1",
-            f"paths.synth_dir={tiny_synth}",
-            f"hydra.sweep.dir={sweep}",
-        ],
-        capture_output=True,
-        text=True,
-        env=env,
-        timeout=900,
-        check=False,
-    )
+        [sys.executable, "-m", "fashion_transfer.train", "-m", "experiment=smoke",
+         "strategy=glob(*)", "seed=0", "train.threads=1", f"paths.synth_dir={synth}",
+         f"hydra.sweep.dir={sweep}"],
+        capture_output=True, text=True, env=env, timeout=900, check=False,
+    )  # fmt: skip
     assert train.returncode == 0, train.stderr[-4000:]
-    golden = json.loads(GOLDEN.read_text())
-    got = normalise(sweep)
-    assert sorted(got) == sorted(golden)
-    for strategy, expected in golden.items():
-        assert got[strategy]["keys"] == expected["keys"], strategy
-        assert got[strategy]["samples.npz"] == expected["samples.npz"], strategy
-        assert got[strategy]["predictions.npz"] == expected["predictions.npz"], strategy
+    return normalise(sweep)
+
+
+@pytest.mark.slow
+def test_smoke_sweep_numbers_match_the_code_before_the_redesign(tiny_synth, tmp_path):
+    before = _sweep(_reference_src(tmp_path), tiny_synth, tmp_path / "before")
+    after = _sweep(REPO / "src", tiny_synth, tmp_path / "after")
+    assert sorted(after) == sorted(before) and len(before) == 5
+    for strategy, expected in before.items():
+        assert after[strategy]["keys"] == expected["keys"], strategy
+        assert after[strategy]["samples.npz"] == expected["samples.npz"], strategy
+        assert after[strategy]["predictions.npz"] == expected["predictions.npz"], strategy
         # json.dumps keeps every nested key's order, so this compares order and values at once.
-        assert json.dumps(got[strategy]["metrics"]) == json.dumps(expected["metrics"]), strategy
+        assert json.dumps(after[strategy]["metrics"]) == json.dumps(expected["metrics"]), strategy
 
 
 if __name__ == "__main__":
