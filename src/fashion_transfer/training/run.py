@@ -260,7 +260,7 @@ def _start(cfg: DictConfig, run_dir: Path, config_dict: dict, resume: dict | Non
         wall_before=record.wall_time_s or 0.0,
     )
     record.device = str(device)
-    if device.type == "cuda":  # this attempt's peak, for the GPU check (benchmark/gpu_check.py)
+    if device.type == "cuda":  # this attempt's peak, for the GPU check (bench/gpu_check.py)
         torch.cuda.reset_peak_memory_stats(device)
     return ctx
 
