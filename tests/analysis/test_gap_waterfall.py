@@ -120,3 +120,20 @@ def test_the_analysis_names_the_views_backgrounds() -> None:
     from fashion_transfer.data.fmnist_view import BACKGROUNDS
 
     assert row_builder.BACKGROUNDS == BACKGROUNDS
+
+
+def test_readme_sentence_names_every_level_and_marks_unresolved_steps() -> None:
+    from fashion_transfer.analysis.readme_demo import decomposition
+
+    text = decomposition(sweep())
+    # keep -> segment is +15/+16/+17 pp: resolved; the RGB step (+10 pp each seed) has no spread.
+    assert "zero-shot view: keep 31.0%" in text
+    assert "format + background: +16.0 ± 2.5 pp, 3 seeds)" in text
+    assert "in-domain, target view: segment 82.0% (domain: +35.0" in text
+    assert "unresolved" not in text
+    one_seed_apart = sweep().copy()
+    mask = one_seed_apart["strategy"].eq("x_rgb") & one_seed_apart["seed"].eq(2)
+    one_seed_apart.loc[mask, "shared_acc"] = 0.70  # the RGB step now straddles zero
+    assert "(RGB + resolution: " in decomposition(one_seed_apart)
+    assert decomposition(one_seed_apart).endswith("3 seeds, unresolved).")
+    assert decomposition(sweep(view=False)).startswith("No gap decomposition: no in-domain")
