@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import json
 import os
+import shutil
 import subprocess
 import sys
 import sysconfig
@@ -22,6 +23,7 @@ import pytest
 
 REPO = Path(__file__).resolve().parents[1]
 pytestmark = pytest.mark.slow
+JUNK = ("__pycache__", "*.egg-info", "*.pyc")
 
 
 def _run(*args: str | Path, cwd: Path, env: dict[str, str] | None = None) -> str:
@@ -36,9 +38,16 @@ def _run(*args: str | Path, cwd: Path, env: dict[str, str] | None = None) -> str
 def installed(tmp_path_factory) -> Path:
     """The fresh virtualenv's bin folder, holding the wheel's console scripts."""
     root = tmp_path_factory.mktemp("wheel")
+    # Built from a copy of what a wheel is made of: setuptools writes build/ and *.egg-info into
+    # the tree it builds, and a build/ left in the checkout would feed stale modules to the next.
+    tree = root / "tree"
+    shutil.copytree(REPO / "src", tree / "src", ignore=shutil.ignore_patterns(*JUNK))
+    for name in ("pyproject.toml", "README.md", "LICENSE"):
+        if (REPO / name).is_file():
+            shutil.copy2(REPO / name, tree / name)
     dist = root / "dist"
     _run(sys.executable, "-m", "pip", "wheel", "--no-deps", "--no-build-isolation", "-q",
-         "-w", dist, REPO, cwd=root)  # fmt: skip
+         "-w", dist, tree, cwd=root)  # fmt: skip
     (wheel,) = dist.glob("fashion_transfer-*.whl")
     env_dir = root / "venv"
     venv.EnvBuilder(with_pip=True).create(env_dir)
