@@ -14,7 +14,7 @@ DEMO_JOBS ?= 2
 DEMO_LAUNCH = hydra/launcher=joblib hydra.launcher.n_jobs=$(DEMO_JOBS) \
 	train.threads=$$(( ($$(nproc) + $(DEMO_JOBS) - 1) / $(DEMO_JOBS) ))
 LATEST_DEMO = $(lastword $(sort $(wildcard multirun/demo_*)))
-TUNE_TRIALS ?= 4
+TUNE_TRIALS ?= 2
 TUNE_SEEDS ?= 0
 TUNE_SWEEP ?= multirun/tune_demo_$(shell date +%Y-%m-%d_%H-%M-%S)
 LATEST_TUNE = $(lastword $(sort $(wildcard multirun/tune_demo_*)))
@@ -77,7 +77,7 @@ demo-readme: $(STAMP) ## Rewrite the README's demo section from a demo's analysi
 	@test -n "$(SWEEP)" || { echo "error: no multirun/demo_* folder: run make demo first, or pass SWEEP=DIR" >&2; exit 2; }
 	$(PY) -m fashion_transfer.analysis.readme_demo $(SWEEP) --command "make demo DEMO_SEEDS=$(DEMO_SEEDS)"
 
-tune-demo: synth ## Equal-effort tuning on FashionSynth: 5 strategies + 2 gray-stem variants x TUNE_TRIALS (4) x TUNE_SEEDS (0)
+tune-demo: synth ## Equal-effort tuning on FashionSynth: 5 strategies + 2 gray-stem variants x TUNE_TRIALS (2) x TUNE_SEEDS (0)
 	@mkdir -p $(TUNE_SWEEP) && date +%s > $(TUNE_SWEEP)/demo_started_s
 	$(PY) -m fashion_transfer.train -m experiment=tune_demo 'strategy=glob(*)' \
 		'tune.trial=range(0,$(TUNE_TRIALS))' seed=$(TUNE_SEEDS) paths.synth_dir=$(SYNTH) \
