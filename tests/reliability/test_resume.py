@@ -20,6 +20,7 @@ from fashion_transfer.errors import ConfigError
 from fashion_transfer.tracking.wandb_run import NullTracker, StepLog
 from fashion_transfer.train import train
 from fashion_transfer.training import cross_domain, stages
+from fashion_transfer.training import run as run_module
 from fashion_transfer.training.checkpoint import load_checkpoint
 
 TWO_STAGES = (
@@ -67,9 +68,9 @@ def faults(monkeypatch):
             fire("save", (payload["stage"], payload["epoch"]))
         real_save(path, payload)
 
-    def evaluation(*args, **kwargs) -> None:
+    def evaluation(*args, **kwargs) -> cross_domain.CrossDomain:
         fire("eval", None)
-        real_eval(*args, **kwargs)
+        return real_eval(*args, **kwargs)
 
     def log(self, metrics: dict, step: int) -> None:
         if any(k.endswith("train_loss_step") for k in metrics):
@@ -77,7 +78,8 @@ def faults(monkeypatch):
 
     monkeypatch.setattr(NullTracker, "log", log)
     monkeypatch.setattr(stages, "save_checkpoint", save)
-    monkeypatch.setattr(cross_domain, "cross_domain_evaluation", evaluation)
+    # run.py holds its own reference to the evaluation: patched where it is looked up
+    monkeypatch.setattr(run_module, "cross_domain_evaluation", evaluation)
     return pending
 
 
