@@ -20,7 +20,12 @@ from fashion_transfer import network
 from fashion_transfer.conf import CONF_DIR
 from fashion_transfer.errors import ConfigError
 from fashion_transfer.models import hub
-from fashion_transfer.models.backbone import IMAGENET_MEAN, TimmClassifier
+from fashion_transfer.models.backbone import (
+    IMAGENET_MEAN,
+    PrePaddedConv2d,
+    TimmClassifier,
+    prepad_depthwise_convs,
+)
 
 CONF = CONF_DIR / "model"
 TINY = dict(name="test_resnet", resolution=32)
@@ -90,6 +95,62 @@ def test_channels_last_same_numbers() -> None:
     assert all(p.is_contiguous(memory_format=torch.channels_last) for p in convs)
     x = torch.rand(2, 3, 32, 32)
     assert torch.allclose(plain(x), fast(x), atol=1e-5)
+
+
+@pytest.mark.parametrize("channels_last", [False, True])
+def test_prepadded_depthwise_convs_compute_the_same_network(channels_last: bool) -> None:
+    # tf_efficientnet_lite0 as the demo builds it: padded depthwise 3x3 and 5x5 convs; the
+    # stride-2 ones pad asymmetrically themselves (timm's Conv2dSame) and stay as they are.
+    def lite0() -> TimmClassifier:
+        torch.manual_seed(0)
+        return TimmClassifier(
+            6, name="tf_efficientnet_lite0", resolution=32, channels_last=channels_last
+        )
+
+    plain, fast = lite0(), lite0()
+    changed = prepad_depthwise_convs(fast.model)
+    padded = [
+        m for m in plain.model.modules()
+        if type(m) is torch.nn.Conv2d and m.groups == m.in_channels > 1 and any(m.padding)
+    ]  # fmt: skip
+    assert changed == len(padded) == 12
+    assert sum(isinstance(m, PrePaddedConv2d) for m in fast.model.modules()) == 12
+
+    def dense(model: TimmClassifier) -> list[str]:
+        return [
+            n
+            for n, m in model.model.named_modules()
+            if type(m) is torch.nn.Conv2d and m.groups == 1
+        ]
+
+    assert dense(fast) == dense(plain) != []  # dense convolutions stay as they are
+    assert fast.state_dict().keys() == plain.state_dict().keys()  # checkpoints interchange
+    assert all(
+        torch.equal(a, b) for a, b in zip(plain.parameters(), fast.parameters(), strict=True)
+    )
+    x = torch.rand(4, 3, 32, 32)
+    outs = []
+    for model in (plain, fast):
+        model.train()
+        out = model(x)
+        out.square().sum().backward()
+        outs.append((out.detach(), [p.grad for p in model.parameters()]))
+    (out_a, grads_a), (out_b, grads_b) = outs
+    assert torch.allclose(out_a, out_b, atol=1e-5)
+    # each gradient to float rounding of its own scale (some reach 1e4 at random init)
+    assert all(
+        (a - b).abs().max() <= 1e-5 * a.abs().max() for a, b in zip(grads_a, grads_b, strict=True)
+    )
+
+
+def test_prepad_is_on_in_the_model_configs() -> None:
+    cfg = OmegaConf.load(CONF / "efficientnet_lite0.yaml")
+    assert cfg.prepad_depthwise is True
+    model = instantiate(cfg, num_classes=3, resolution=32)
+    assert sum(isinstance(m, PrePaddedConv2d) for m in model.modules()) == 12
+    off = instantiate(cfg, num_classes=3, resolution=32, prepad_depthwise=False)
+    assert not any(isinstance(m, PrePaddedConv2d) for m in off.modules())
+    assert OmegaConf.load(CONF / "resnet.yaml").prepad_depthwise is True
 
 
 def test_config_file_instantiates() -> None:

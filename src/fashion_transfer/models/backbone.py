@@ -7,6 +7,7 @@ from collections.abc import Sequence
 
 import timm
 import torch
+import torch.nn.functional as F
 from torch import nn
 
 from fashion_transfer.errors import ConfigError
@@ -23,6 +24,43 @@ def default_normalisation(name: str) -> tuple[tuple[float, ...], tuple[float, ..
     if cfg is None:
         return IMAGENET_MEAN, IMAGENET_STD
     return tuple(cfg.mean), tuple(cfg.std)
+
+
+class PrePaddedConv2d(nn.Conv2d):
+    """A Conv2d that zero-pads its input with `F.pad` and convolves unpadded: the same result.
+
+    oneDNN's backward of a padded depthwise convolution is slow on CPU when the feature map is
+    small next to the kernel (a 5x5 kernel over EfficientNet's last 2x2 maps at 64 px); padded
+    beforehand, it takes the fast path. The parameters, and so the checkpoints, are Conv2d's.
+    """
+
+    prepad: tuple[int, int] = (0, 0)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        ph, pw = self.prepad
+        return super().forward(F.pad(x, (pw, pw, ph, ph)))
+
+
+def prepad_depthwise_convs(network: nn.Module) -> int:
+    """Turn every zero-padded depthwise Conv2d of `network` into a PrePaddedConv2d, in place.
+
+    Dense convolutions are left alone (padding them beforehand is slower). Returns how many
+    layers changed. The sums run in another order, so results agree to float rounding.
+    """
+    changed = 0
+    for layer in network.modules():
+        if (
+            type(layer) is nn.Conv2d
+            and layer.groups > 1
+            and layer.groups == layer.in_channels
+            and layer.padding_mode == "zeros"
+            and isinstance(layer.padding, tuple)
+            and any(layer.padding)
+        ):
+            layer.prepad, layer.padding = layer.padding, (0, 0)
+            layer.__class__ = PrePaddedConv2d
+            changed += 1
+    return changed
 
 
 class TimmClassifier(BackboneFreezing, nn.Module):
@@ -47,6 +85,7 @@ class TimmClassifier(BackboneFreezing, nn.Module):
         channels_last: bool = False,
         drop_rate: float = 0.0,
         in_chans: int = 3,
+        prepad_depthwise: bool = False,
     ) -> None:
         """Build `name` from timm with a `num_classes` head.
 
@@ -62,6 +101,8 @@ class TimmClassifier(BackboneFreezing, nn.Module):
             in_chans: input channels, 3 (RGB) or 1 (gray: timm sums a pretrained stem's RGB
                 filters, `timm.models.adapt_input_conv`; the normalisation is the mean of the
                 three per-channel values).
+            prepad_depthwise: pad depthwise convolutions' input beforehand (`PrePaddedConv2d`):
+                the same network, faster to train on CPU; results agree to float rounding.
         """
         super().__init__()
         default_mean, default_std = default_normalisation(name)
@@ -84,6 +125,8 @@ class TimmClassifier(BackboneFreezing, nn.Module):
         self.model = create_timm_model(
             name, num_classes, pretrained, pretrained_file, drop_rate=drop_rate, in_chans=in_chans
         )
+        if prepad_depthwise:
+            prepad_depthwise_convs(self.model)
         if self.channels_last:
             self.model.to(memory_format=torch.channels_last)
 

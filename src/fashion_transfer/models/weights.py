@@ -119,6 +119,7 @@ def create_efficientnet_lite0(
     channels_last: bool = False,
     drop_rate: float = 0.0,
     in_chans: int = 3,
+    prepad_depthwise: bool = False,
 ) -> TimmClassifier:
     """timm's tf_efficientnet_lite0 as a TimmClassifier; `pretrained` = the packaged ImageNet weights.
 
@@ -135,6 +136,7 @@ def create_efficientnet_lite0(
         channels_last=channels_last,
         drop_rate=drop_rate,
         in_chans=in_chans,
+        prepad_depthwise=prepad_depthwise,
     )
     if pretrained:
         load_lite0_imagenet(classifier.model)
