@@ -81,6 +81,8 @@ def test_quick_bench_writes_every_case_and_the_table(tiny_data, tmp_path):
         "df64/device_decode/b64",
         "df64/reference/b64_w0",
         "df64/reference/b64_w2",
+        "df64/lite0_prepadded/b64",
+        "df64/lite0_padded/b64",
         "decode/suite_per_core",
         "decode/pillow_per_core",
         "decode/suite_decode_only_per_core",
@@ -108,7 +110,8 @@ def test_quick_bench_writes_every_case_and_the_table(tiny_data, tmp_path):
     tta = result["time_to_accuracy"]  # asked for (off by default in --quick)
     assert tta["threads"] == 1 and [h["epoch"] for h in tta["history"]] == [1]
     assert tta["recipe"]["ema_decay"] == 0.998 and tta["recipe"]["pool_first"] is True
-    assert [t["pass"] in (True, False) for t in result["targets"]] == [True] * 5
+    assert "lite0_prepadded_vs_padded" in result["ratios"]
+    assert [t["pass"] in (True, False) for t in result["targets"]] == [True] * 6
     assert result["targets"][-1]["target"] == "seconds the bench took (--quick)"
     assert result["targets"][-1]["value"] == result["seconds"] > 0
     machine = result["machine"]
@@ -117,7 +120,7 @@ def test_quick_bench_writes_every_case_and_the_table(tiny_data, tmp_path):
     table = (out / "bench.md").read_text()
     assert "| case | batch | images/s |" in table and "## Targets" in table
     assert all(name in table for name in expected)
-    assert table.count("PASS") + table.count("FAIL") == 5
+    assert table.count("PASS") + table.count("FAIL") == 6
     assert "Test accuracy: 92.2% " in table and "; 93% " in table
     assert "1 torch threads)" in table  # the time-to-accuracy section says how it ran
 

@@ -156,6 +156,16 @@ def training_cases(
     return cases
 
 
+def lite0_case(cfg: DictConfig, data: Prepared, device: torch.device, steps: int, tag: str) -> Case:
+    """The model-only step of `cfg`'s backbone (EfficientNet-Lite0 here) at the target stage's batch.
+
+    The bench times it with `backbone.prepad_depthwise` true and false: the ratio is what
+    pre-padding the depthwise convolutions gains (`PrePaddedConv2d`).
+    """
+    state = make_state(cfg, "target", data.cached, device)
+    return model_only_case(f"{tag}/b{state.batch_size}", state, data.cached.train, steps)
+
+
 def target_spec(cfg: DictConfig) -> PreprocessSpec:
     t = cfg.target
     return make_spec(

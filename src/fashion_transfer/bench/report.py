@@ -49,6 +49,7 @@ def targets(result: dict) -> list[dict]:
         ("Fashion-MNIST suite end-to-end / model-only", r["fmnist_suite_vs_model"], ">=", 0.95),
         ("DeepFashion decode+crop+resize, suite / Pillow per core", r["decode_suite_vs_pillow"], ">=", 2.0),
         ("DeepFashion training from the cache / model-only, resnet 64 px", r["df64_cache_vs_model"], ">=", 0.9),
+        ("EfficientNet-Lite0 64 px step, depthwise pre-padded / padded", r["lite0_prepadded_vs_padded"], ">=", 1.15),
     ]  # fmt: skip
     out = [
         {"target": name, "value": value, "op": op, "threshold": bound, "pass": value >= bound}

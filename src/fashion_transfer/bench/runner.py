@@ -130,22 +130,37 @@ def _deepfashion(
 ) -> DeepFashionPath:
     """The DeepFashion path at `res` px on FashionSynth wild, from a fresh cache."""
     with tempfile.TemporaryDirectory(prefix="cache-", dir=out) as cache:
-        dcfg = compose_config(
-            [
-                "strategy=deepfashion_scratch",
-                "dataset@target=synth_wild",
-                *overrides,
-                f"paths.synth_dir={synth}",  # after the user's: the bench's own data and
-                f"paths.cache_dir={cache}",  # a fresh cache, so the first load builds it
-                f"target.resolution={res}",
-                f"backbone.resolution={res}",
-            ]
-        )
+        dcfg_overrides = [
+            "strategy=deepfashion_scratch",
+            "dataset@target=synth_wild",
+            *overrides,
+            f"paths.synth_dir={synth}",  # after the user's: the bench's own data and
+            f"paths.cache_dir={cache}",  # a fresh cache, so the first load builds it
+            f"target.resolution={res}",
+            f"backbone.resolution={res}",
+        ]
+        dcfg = compose_config(dcfg_overrides)
         tag = f"df{res}"
         data = df.prepare(dcfg, plan.preprocess_passes)
-        cases = measure(
-            df.training_cases(dcfg, data, device, plan.df_steps, tag), plan.df_rounds, device
-        )
+        cases = df.training_cases(dcfg, data, device, plan.df_steps, tag)
+        if res == 64:  # the demo's backbone and resolution
+            cases += [
+                df.lite0_case(
+                    compose_config(
+                        [
+                            *dcfg_overrides,
+                            "model@backbone=efficientnet_lite0",
+                            f"backbone.prepad_depthwise={prepad}",
+                        ]
+                    ),
+                    data,
+                    device,
+                    plan.df_steps,
+                    f"{tag}/lite0_{'prepadded' if prepad else 'padded'}",
+                )
+                for prepad in (True, False)
+            ]
+        cases = measure(cases, plan.df_rounds, device)
         decode, half_size = [], None
         if res == 64:
             progress("decode+crop+resize per core: suite vs Pillow")
@@ -197,6 +212,12 @@ def ratios(rows: dict[str, dict], batches: dict[str, int], loading: dict[str, di
             "decode/pillow_decode_only_per_core",
         ),
     }
+    if "df64" in batches:
+        b = batches["df64"]
+        pairs["lite0_prepadded_vs_padded"] = (
+            f"df64/lite0_prepadded/b{b}",
+            f"df64/lite0_padded/b{b}",
+        )
     for w in (0, 2):
         pairs[f"fmnist_reference_w{w}_vs_model"] = (
             f"fmnist/reference/b{s}_w{w}",
