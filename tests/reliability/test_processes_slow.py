@@ -225,8 +225,17 @@ def test_ctrl_c_says_in_one_line_how_to_resume_and_that_command_resumes(
     env = helpers.cli_env(tmp_path)
     run = tmp_path / "run"
     cmd = helpers.train_cmd(*LONG_EPOCHS, f"paths.synth_dir={tiny_synth}", f"hydra.run.dir={run}")
+    # A terminal's foreground job takes Ctrl-C; a job started in the background (how CI runners
+    # and `cmd &` start this suite) inherits SIGINT ignored, and Python keeps it ignored. The run
+    # is started as the terminal would start it.
     proc = subprocess.Popen(
-        cmd, env=env, cwd=tmp_path, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True
+        cmd,
+        env=env,
+        cwd=tmp_path,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+        preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_DFL),
     )
     helpers.wait_for(lambda: helpers.history_len(run) >= 1, proc, timeout=300)
     proc.send_signal(signal.SIGINT)
