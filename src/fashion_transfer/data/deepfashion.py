@@ -367,7 +367,8 @@ def _log_once(name: str, counts: dict[str, int], bad: list[tuple[str, str]]) -> 
         )
     if counts["half_size_decodes"]:
         log.info(
-            "%s: %d images decoded at half size (dataset.dct_scaling: crop window >= 2x output)",
+            "%s: %d images decoded at half size (crop window >= 2x output; the data set's "
+            "dct_scaling=false turns it off)",
             name,
             counts["half_size_decodes"],
         )
