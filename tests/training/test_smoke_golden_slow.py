@@ -7,7 +7,7 @@ per strategy, metrics.json with what changes from run to run taken out (wall tim
 sweep's name, the git commit) and a digest of every array in samples.npz and predictions.npz.
 Keys are compared in their written order and numbers exactly: at `train.threads=1` two runs of
 the same computation on one machine agree to the last bit (this checkout runs with
-`backbone.prepad_depthwise=false`, the convolutions of REFERENCE's time). Both sweeps run here because another
+`backbone.prepad_depthwise=false`, the default, whatever the default becomes). Both sweeps run here because another
 CPU may pick other float kernels: a file of numbers written on one machine fails on the next.
 
 `python tests/training/test_smoke_golden_slow.py SWEEP` prints a sweep's normalised numbers; smoke_golden.json
@@ -109,8 +109,8 @@ def _sweep(src: Path, synth: Path, sweep: Path, *overrides: str) -> dict[str, An
 @pytest.mark.slow
 def test_smoke_sweep_numbers_match_the_code_before_the_redesign(tiny_synth, tmp_path):
     before = _sweep(_reference_src(tmp_path), tiny_synth, tmp_path / "before")
-    # Pre-padded depthwise convolutions (later than the redesign) sum in another order: off here,
-    # so what is compared is the redesign alone.
+    # Pre-padded depthwise convolutions (an option later than the redesign) sum in another order:
+    # off here even if a default turns them on, so what is compared is the redesign alone.
     after = _sweep(REPO / "src", tiny_synth, tmp_path / "after", "backbone.prepad_depthwise=false")
     assert sorted(after) == sorted(before) and len(before) == 5
     for strategy, expected in before.items():

@@ -144,12 +144,18 @@ def _deepfashion(
         data = df.prepare(dcfg, plan.preprocess_passes)
         cases = df.training_cases(dcfg, data, device, plan.df_steps, tag)
         if res == 64:  # the demo's backbone and resolution
+            # The Lite0 cases replace the backbone, so the user's backbone settings (made for
+            # the resnet cases, e.g. backbone.name) are not theirs.
+            lite0_overrides = [
+                o for o in dcfg_overrides if not o.lstrip("+~").startswith(("backbone.", "model@"))
+            ]
             cases += [
                 df.lite0_case(
                     compose_config(
                         [
-                            *dcfg_overrides,
+                            *lite0_overrides,
                             "model@backbone=efficientnet_lite0",
+                            f"backbone.resolution={res}",
                             f"backbone.prepad_depthwise={prepad}",
                         ]
                     ),
