@@ -131,11 +131,19 @@ def _check_fraction(cfg: DictConfig, slot: str) -> None:
     _require(cfg, f"{slot}.train_fraction", lambda v: 0 < v <= 1, "must be in (0, 1]")
 
 
-def _check_model_sides(cfg: DictConfig, path: str = "model") -> None:
-    """Every model node that will be built takes a side its architecture can reduce."""
+# Switches of the model configs (conf/model/): a string such as `off` would be truthy when built.
+MODEL_FLAGS = ("pretrained", "channels_last", "prepad_depthwise", "batch_norm", "pool_first")
+
+
+def _check_model_nodes(cfg: DictConfig, path: str = "model") -> None:
+    """Every model node that will be built takes a side its architecture can reduce, and its
+    switches are true or false."""
     node = OmegaConf.select(cfg, path)
     if not isinstance(node, DictConfig):
         return
+    for flag in MODEL_FLAGS:
+        if flag in node and not isinstance(node[flag], bool):
+            raise _error(cfg, f"{path}.{flag}", node[flag], "choose true or false")
     target = str(node.get("_target_", ""))
     side = node.get("resolution")
     if target and side is not None:
@@ -147,7 +155,7 @@ def _check_model_sides(cfg: DictConfig, path: str = "model") -> None:
             raise _error(cfg, f"{path}.resolution", side, f"must be an integer >= {least} ({what})")
     for key, child in node.items():
         if isinstance(child, DictConfig):
-            _check_model_sides(cfg, f"{path}.{key}")
+            _check_model_nodes(cfg, f"{path}.{key}")
 
 
 def _check_data_side(cfg: DictConfig, slot: str) -> None:
@@ -284,7 +292,7 @@ def check_config(cfg: DictConfig) -> None:
     for slot in slots:
         _check_fraction(cfg, slot)
         _check_data_side(cfg, slot)
-    _check_model_sides(cfg)
+    _check_model_nodes(cfg)
     _check_backgrounds(cfg, slots)
     if OmegaConf.select(cfg, "logger.init_timeout") is not None:
         _positive_number(cfg, "logger.init_timeout")

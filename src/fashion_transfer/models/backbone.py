@@ -29,9 +29,11 @@ def default_normalisation(name: str) -> tuple[tuple[float, ...], tuple[float, ..
 class PrePaddedConv2d(nn.Conv2d):
     """A Conv2d that zero-pads its input with `F.pad` and convolves unpadded: the same result.
 
-    oneDNN's backward of a padded depthwise convolution is slow on CPU when the feature map is
-    small next to the kernel (a 5x5 kernel over EfficientNet's last 2x2 maps at 64 px); padded
-    beforehand, it takes the fast path. The parameters, and so the checkpoints, are Conv2d's.
+    oneDNN picks another kernel for the unpadded convolution. On some CPUs its backward of a
+    padded depthwise convolution is slow when the map is small next to the kernel (a 5x5 kernel
+    over EfficientNet's last 2x2 maps at 64 px) and this is faster; on others it is slower
+    (README, Performance; `make bench` says which). The parameters, and so the checkpoints, are
+    Conv2d's.
     """
 
     prepad: tuple[int, int] = (0, 0)
@@ -102,7 +104,8 @@ class TimmClassifier(BackboneFreezing, nn.Module):
                 filters, `timm.models.adapt_input_conv`; the normalisation is the mean of the
                 three per-channel values).
             prepad_depthwise: pad depthwise convolutions' input beforehand (`PrePaddedConv2d`):
-                the same network, faster to train on CPU; results agree to float rounding.
+                the same network, faster to train on some CPUs and slower on others (`make
+                bench` says which); results agree to float rounding.
         """
         super().__init__()
         default_mean, default_std = default_normalisation(name)
