@@ -14,7 +14,7 @@ import time
 import pytest
 
 from fashion_transfer.bench.accuracy import time_to_accuracy
-from fashion_transfer.bench.report import reached_line
+from fashion_transfer.bench.report import reached_line, summarise
 from fashion_transfer.bench.setup import compose_config
 from fashion_transfer.utils import pick_device
 
@@ -47,6 +47,16 @@ def test_reached_line_names_the_epoch_or_says_not_reached():
         "history": [{"epoch": 1, "seconds": 100.0}, {"epoch": 2, "seconds": 226.4}],
     }
     assert reached_line(tta) == "Test accuracy: 92.2% after 226 s (epoch 2); 93% not reached."
+
+
+@pytest.mark.parametrize(
+    "pairs",
+    [[0.8669903188047114] * 2, [0.8669903188047114, 0.86702], [1.0, 1.2, 0.9], [2.0004] * 3],
+)
+def test_ratio_quartiles_bracket_the_median(pairs):
+    # Two near-equal rounds once gave q1 0.867 (rounded) above the median 0.86699 in CI.
+    median, (q1, q3) = summarise(pairs)
+    assert q1 <= median <= q3
 
 
 def test_bench_budget_starts_no_epoch_past_its_deadline(tiny_data):

@@ -32,9 +32,10 @@ def paired(cases: dict[str, dict], num: str, den: str) -> list[float]:
 
 
 def summarise(pairs: list[float]) -> tuple[float, list[float]]:
-    """Median and quartiles (q1, q3) of per-round ratios."""
+    """Median and quartiles (q1, q3) of per-round ratios, unrounded: rounding a quartile that equals
+    the median puts it on the wrong side of it (bench.md rounds for display)."""
     q1, _, q3 = statistics.quantiles(pairs, n=4, method="inclusive")
-    return statistics.median(pairs), [round(q1, 3), round(q3, 3)]
+    return statistics.median(pairs), [q1, q3]
 
 
 def first_epoch_rate(train_per_s: float, preprocess_per_s: float) -> float:
